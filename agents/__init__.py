@@ -1,0 +1,1 @@
+"""Thin Faust agents, timers and the command line, wiring topics to streams/."""

@@ -1,0 +1,1 @@
+"""Contracts: Avro to TypeScript, OpenAPI export, schema-evolution checks."""

@@ -1,0 +1,1 @@
+"""camguard: resilience and privacy layer for camera-analytics platforms on Kafka."""

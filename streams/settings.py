@@ -1,0 +1,95 @@
+"""One frozen settings class for every camguard process.
+
+Values come from the environment with the prefix ``CAMGUARD_`` (``CAMGUARD_BROKER``,
+``CAMGUARD_WEB_PORT`` ...) or from keyword arguments. Nothing reads the environment at import
+time: an entry point builds ``Settings()`` once and passes it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_cache_dir() -> Path:
+    """Where fetched jars and model files live (outside the repository)."""
+    return Path.home() / ".cache" / "camguard"
+
+
+class Settings(BaseSettings):
+    """Configuration of a camguard worker, gateway or command."""
+
+    model_config = SettingsConfigDict(env_prefix="CAMGUARD_", frozen=True, extra="ignore")
+
+    # --- Kafka / Faust -------------------------------------------------------------------
+    app_id: str = "camguard"
+    broker: str = Field(
+        default="kafka://127.0.0.1:9092",
+        description="Faust broker URL(s); KAFKA_BOOTSTRAP_SERVERS is not read here on purpose.",
+    )
+    store: str = Field(default="rocksdb://", description="Table store: rocksdb:// or memory://")
+    data_dir: Path = Field(default=Path("var/camguard"), description="Faust data directory")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    table_standby_replicas: int = Field(default=0, ge=0)
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    consumer_auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    broker_commit_interval_s: float = Field(default=2.8, gt=0)
+    frames_retention_ms: int = Field(default=3_600_000, description="camera.frames retention")
+    audit_retention_ms: int = Field(default=90 * 24 * 3_600_000)
+
+    # --- health / breakers ---------------------------------------------------------------
+    health_publish_interval_s: float = Field(default=30.0, gt=0)
+    offline_after_s: float = Field(default=60.0, gt=0)
+    online_after_frames: int = Field(default=3, ge=1)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_recovery_timeout_s: float = Field(default=60.0, gt=0)
+    breaker_success_threshold: int = Field(default=3, ge=1)
+    max_clock_skew_s: float = Field(
+        default=24 * 3600.0, gt=0, description="Event timestamps further off are dead-lettered"
+    )
+
+    # --- stores (Supabase / Postgres) ----------------------------------------------------
+    pg_dsn: SecretStr | None = None
+    supabase_url: str | None = None
+    supabase_key: SecretStr | None = None
+
+    # --- policies ------------------------------------------------------------------------
+    service_name: str = "camguard"
+    webhook_secret: SecretStr | None = None
+    webhook_max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    webhook_replay_window_s: float = Field(default=300.0, gt=0)
+    policy_key: SecretStr | None = Field(
+        default=None, description="keyid:base64(32 bytes)[,keyid:...] for AES-GCM policy configs"
+    )
+    policy_cache_ttl_s: float = Field(default=60.0, gt=0)
+
+    # --- anonymization -------------------------------------------------------------------
+    models_dir: Path = Field(default_factory=lambda: default_cache_dir() / "models")
+    providers: str = Field(default="auto", description="auto, or a comma list: tensorrt,cuda,cpu")
+    detection_max_side: int = Field(default=640, ge=32)
+    inference_threads: int = Field(default=0, ge=0, description="0 = onnxruntime default")
+    worker_pool_size: int = Field(default=2, ge=1)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+    face_blur_enabled: bool = True
+    license_plate_blur_enabled: bool = True
+    fail_closed: bool = True
+    batch_window_s: float = Field(default=0.01, ge=0)
+    batch_max_frames: int = Field(default=8, ge=1)
+
+    # --- gateway spool -------------------------------------------------------------------
+    spool_dir: Path = Field(default=Path("var/spool"))
+    spool_key: SecretStr | None = None
+    gateway_port: int = 6067
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The broker list as aiokafka wants it (no ``kafka://`` scheme)."""
+        return ",".join(
+            part.removeprefix("kafka://").strip() for part in self.broker.split(";") if part
+        )
