@@ -1,0 +1,101 @@
+"""The ``camguard`` command.
+
+    camguard worker                 run a stream-processing worker (Faust)
+    camguard kafka start|stop|status|topics
+    camguard postgres start|stop    a throwaway PostgreSQL with the Supabase schema
+    camguard demo                   broker + worker + simulated cameras, end to end
+
+Other packages add their subcommands in :func:`build_parser` (one line each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from streams.devstack import KAFKA_SCRIPT, PG_SCRIPT
+from streams.settings import Settings
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from agents.worker import run_worker  # noqa: PLC0415 - keeps `camguard kafka` free of faust
+
+    overrides: dict[str, object] = {}
+    if args.web_port is not None:
+        overrides["web_port"] = args.web_port
+    if args.data_dir is not None:
+        overrides["data_dir"] = Path(args.data_dir)
+    run_worker(Settings(**overrides), loglevel=args.loglevel)  # type: ignore[arg-type]
+    return 0
+
+
+def _cmd_script(script: Path, args: argparse.Namespace) -> int:
+    import subprocess  # noqa: PLC0415
+
+    argv = ["bash", str(script), args.action]
+    if args.port is not None:
+        argv += ["--port", str(args.port)]
+    if args.dir is not None:
+        argv += ["--dir", args.dir]
+    return subprocess.run(argv, check=False).returncode
+
+
+def _cmd_kafka(args: argparse.Namespace) -> int:
+    if args.action == "topics":
+        from streams.topics import ensure_topics  # noqa: PLC0415
+
+        created = asyncio.run(ensure_topics(Settings()))
+        print("created: " + (", ".join(created) if created else "nothing (all exist)"))
+        return 0
+    return _cmd_script(KAFKA_SCRIPT, args)
+
+
+def _cmd_postgres(args: argparse.Namespace) -> int:
+    return _cmd_script(PG_SCRIPT, args)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from agents.demo import run_demo  # noqa: PLC0415
+
+    return run_demo(duration_s=args.duration, cameras=args.cameras)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="camguard", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    worker = sub.add_parser("worker", help="run a stream-processing worker")
+    worker.add_argument("--web-port", type=int, default=None)
+    worker.add_argument("--data-dir", default=None)
+    worker.add_argument("-l", "--loglevel", default="info")
+    worker.set_defaults(func=_cmd_worker)
+
+    for name, func, choices in (
+        ("kafka", _cmd_kafka, ["start", "stop", "status", "fetch", "topics"]),
+        ("postgres", _cmd_postgres, ["start", "stop", "dsn"]),
+    ):
+        p = sub.add_parser(name, help=f"local {name} for development")
+        p.add_argument("action", choices=choices)
+        p.add_argument("--port", type=int, default=None)
+        p.add_argument("--dir", default=None)
+        p.set_defaults(func=func)
+
+    demo = sub.add_parser("demo", help="run the whole pipeline locally")
+    demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    demo.add_argument("--cameras", type=int, default=3)
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

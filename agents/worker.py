@@ -1,0 +1,25 @@
+"""Build the worker: the app from streams/app.py with every agent, timer and view installed."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.app import CamguardApp, build_app
+from streams.settings import Settings
+from streams.web import health as health_views
+from streams.web import metrics as metrics_views
+
+
+def build_worker(settings: Settings) -> CamguardApp:
+    """The app with all agents and views installed (nothing runs until the worker starts)."""
+    cg = build_app(settings)
+    health_views.install(cg)
+    metrics_views.install(cg)
+    return cg
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    """Run a worker in the foreground until SIGTERM/SIGINT."""
+    cg = build_worker(settings)
+    worker = faust.Worker(cg.app, loglevel=loglevel, redirect_stdouts=False)
+    worker.execute_from_commandline()

@@ -1,0 +1,160 @@
+"""The Faust application: its topics and tables (declarations only).
+
+The app is built by :func:`build_app` from one :class:`~streams.settings.Settings`, at the entry
+point, never at import time. Agents and views install themselves on the result::
+
+    cg = build_app(Settings())
+    agents.events.install(cg)          # @cg.app.agent(cg.topics.events) ...
+
+Every consumed topic carries raw bytes (``value_serializer="raw"``): agents decode with
+:class:`~streams.codec.AvroCodec` and send what they cannot decode to ``camguard.deadletter``
+(streams/deadletter.py), so one bad message never stops a partition.
+
+Tables: add a table by declaring it in :func:`_declare_tables` below and adding a field to
+:class:`Tables`. Keep table keys = camera_id where the table is updated from a camera topic, so
+tables stay co-partitioned with ``camera.frames`` / ``camera.events``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from streams.codec import AvroCodec
+from streams.settings import Settings
+
+FRAMES = "camera.frames"
+EVENTS = "camera.events"
+ANONYMIZED = "camera.frames.anonymized"
+HEALTH = "camera.health"
+TRANSITIONS = "camera.breaker.transitions"
+POLICIES = "service.policies"
+POLICIES_AUDIT = "service.policies.audit"
+DEADLETTER = "camguard.deadletter"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic of the contract in DESIGN.md and how it is created."""
+
+    name: str
+    compacted: bool = False
+    retention_ms: int | None = None
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic camguard owns, with its cleanup policy."""
+    return [
+        TopicSpec(FRAMES, retention_ms=settings.frames_retention_ms),
+        TopicSpec(EVENTS),
+        TopicSpec(ANONYMIZED, retention_ms=settings.frames_retention_ms),
+        TopicSpec(HEALTH, compacted=True),
+        TopicSpec(TRANSITIONS),
+        TopicSpec(POLICIES, compacted=True),
+        TopicSpec(POLICIES_AUDIT, retention_ms=settings.audit_retention_ms),
+        TopicSpec(DEADLETTER),
+    ]
+
+
+@dataclass(frozen=True)
+class Topics:
+    frames: faust.TopicT
+    events: faust.TopicT
+    anonymized: faust.TopicT
+    health: faust.TopicT
+    transitions: faust.TopicT
+    policies: faust.TopicT
+    audit: faust.TopicT
+    deadletter: faust.TopicT
+
+
+@dataclass
+class Tables:
+    """Changelog-backed tables. Fields are filled by :func:`_declare_tables`."""
+
+    by_name: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CamguardApp:
+    """The Faust app with its settings, topics, tables and codec."""
+
+    app: faust.App
+    settings: Settings
+    topics: Topics
+    tables: Tables
+    codec: AvroCodec
+    counters: dict[str, int] = field(default_factory=dict)
+    gauges: dict[str, float] = field(default_factory=dict)
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Bump a process-local counter (exposed on /metrics and /readyz)."""
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def gauge(self, name: str, value: float) -> None:
+        """Set a process-local gauge (exposed on /metrics)."""
+        self.gauges[name] = value
+
+
+def faust_options(settings: Settings) -> dict[str, Any]:
+    """Faust settings derived from ours."""
+    return {
+        "broker": settings.broker,
+        "store": settings.store,
+        "datadir": str(settings.data_dir),
+        "web_host": settings.web_host,
+        "web_port": settings.web_port,
+        "web_bind": settings.web_host,
+        "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": settings.topic_replication_factor,
+        "table_standby_replicas": settings.table_standby_replicas,
+        "processing_guarantee": settings.processing_guarantee,
+        "consumer_auto_offset_reset": settings.consumer_auto_offset_reset,
+        "broker_commit_interval": settings.broker_commit_interval_s,
+        "topic_allow_declare": True,
+        "topic_disable_leader": True,
+        "autodiscover": False,
+        "web_in_thread": False,
+        "producer_max_request_size": 16 * 1024 * 1024,
+        "consumer_max_fetch_size": 16 * 1024 * 1024,
+    }
+
+
+def _declare_topics(app: faust.App, settings: Settings) -> Topics:
+    made: dict[str, faust.TopicT] = {}
+    for spec in topic_specs(settings):
+        made[spec.name] = app.topic(
+            spec.name,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.topic_partitions,
+            compacting=spec.compacted or None,
+            deleting=None if spec.compacted else True,
+            retention=spec.retention_ms / 1000.0 if spec.retention_ms else None,
+        )
+    return Topics(
+        frames=made[FRAMES],
+        events=made[EVENTS],
+        anonymized=made[ANONYMIZED],
+        health=made[HEALTH],
+        transitions=made[TRANSITIONS],
+        policies=made[POLICIES],
+        audit=made[POLICIES_AUDIT],
+        deadletter=made[DEADLETTER],
+    )
+
+
+def _declare_tables(app: faust.App, settings: Settings, topics: Topics) -> Tables:
+    tables = Tables()
+    # --- tables: declare below, one block per owning package -----------------------------
+    return tables
+
+
+def build_app(settings: Settings, codec: AvroCodec | None = None) -> CamguardApp:
+    """Create the Faust app, its topics and tables from ``settings``."""
+    app = faust.App(settings.app_id, **faust_options(settings))
+    topics = _declare_topics(app, settings)
+    tables = _declare_tables(app, settings, topics)
+    return CamguardApp(app, settings, topics, tables, codec or AvroCodec())

@@ -1,0 +1,69 @@
+"""Liveness and readiness views: GET /healthz, GET /readyz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.web import Request, Response, View
+from pydantic import BaseModel
+
+from streams.app import CamguardApp
+from streams.web.endpoints import Endpoint, describe
+
+
+class Liveness(BaseModel):
+    """The worker process answers."""
+
+    status: str
+    app_id: str
+
+
+class Readiness(BaseModel):
+    """Whether the worker serves traffic: false while tables recover or partitions move."""
+
+    ready: bool
+    recovering: bool
+    rebalancing: bool
+    counters: dict[str, int]
+
+
+describe(Endpoint("GET", "/healthz", "Liveness of the worker", Liveness, tags=("ops",)))
+describe(
+    Endpoint(
+        "GET",
+        "/readyz",
+        "Readiness: false while table recovery runs",
+        Readiness,
+        errors={503: "not ready yet (tables recovering)"},
+        tags=("ops",),
+    )
+)
+
+
+def readiness(cg: CamguardApp) -> Readiness:
+    app = cg.app
+    recovery = app.tables.recovery
+    recovering = bool(getattr(app, "in_recovery", False)) or not recovery.completed.is_set()
+    rebalancing = bool(getattr(app, "rebalancing", False))
+    return Readiness(
+        ready=not recovering and not rebalancing,
+        recovering=recovering,
+        rebalancing=rebalancing,
+        counters=dict(cg.counters),
+    )
+
+
+def install(cg: CamguardApp) -> None:
+    """Register /healthz and /readyz on the app's web server."""
+
+    @cg.app.page("/healthz")
+    class HealthzView(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            return self.json(Liveness(status="ok", app_id=cg.settings.app_id).model_dump())
+
+    @cg.app.page("/readyz")
+    class ReadyzView(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            state = readiness(cg)
+            body: dict[str, Any] = state.model_dump()
+            return self.json(body, status=200 if state.ready else 503)
