@@ -20,7 +20,8 @@ from streams.settings import Settings
 
 def test_defaults_are_safe() -> None:
     privacy = PrivacyPolicy()
-    assert privacy.face_blur_enabled and privacy.license_plate_blur_enabled
+    assert privacy.face_blur_enabled
+    assert privacy.license_plate_blur_enabled
     assert privacy.fail_closed
     assert HealthPolicy().offline_after_s == 60.0
     assert ResiliencePolicy().failure_threshold == 5
@@ -66,7 +67,8 @@ def test_unknown_policy_type_is_kept_and_flagged() -> None:
     assert validate_config("retention", raw) == raw
     policy = build_policy("retention", raw)
     assert isinstance(policy, UnknownPolicy)
-    assert policy.flagged and dict(policy.config) == raw
+    assert policy.flagged
+    assert dict(policy.config) == raw
 
 
 def test_settings_defaults_feed_the_models() -> None:
@@ -74,4 +76,5 @@ def test_settings_defaults_feed_the_models() -> None:
     defaults = settings_defaults(settings)
     assert build_policy("privacy", defaults["privacy"]) == PrivacyPolicy(face_blur_enabled=False)
     health = build_policy("health", defaults["health"])
-    assert isinstance(health, HealthPolicy) and health.offline_after_s == 12.0
+    assert isinstance(health, HealthPolicy)
+    assert health.offline_after_s == 12.0
