@@ -4,6 +4,7 @@
     camguard kafka start|stop|status|topics
     camguard postgres start|stop    a throwaway PostgreSQL with the Supabase schema
     camguard demo                   broker + worker + simulated cameras, end to end
+    camguard models fetch|list      the pinned ONNX detectors (streams/anonymize/MODELS.md)
 
 Other packages add their subcommands in :func:`build_parser` (one line each).
 """
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agents.models_cli import add_models_parser
 from streams.devstack import KAFKA_SCRIPT, PG_SCRIPT
 from streams.settings import Settings
 
@@ -83,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=None)
         p.add_argument("--dir", default=None)
         p.set_defaults(func=func)
+
+    add_models_parser(sub)
 
     demo = sub.add_parser("demo", help="run the whole pipeline locally")
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")

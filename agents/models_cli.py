@@ -1,7 +1,7 @@
 """``camguard models fetch|list``: put the pinned ONNX detectors into the models cache.
 
 Registered in agents/cli.py with ``add_models_parser(subparsers)``; the parsed namespace's
-``handler`` is :func:`run_models`.
+``func`` is :func:`run_models`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def add_models_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
             default=None,
             help="cache folder (default: CAMGUARD_MODELS_DIR or ~/.cache/camguard/models)",
         )
-    parser.set_defaults(handler=run_models)
+    parser.set_defaults(func=run_models)
 
 
 def run_models(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
