@@ -3,7 +3,8 @@
 ``step(state, event, now, config=..., rng=...) -> (new_state, transitions)`` is the whole
 breaker: no clock, no I/O, no Faust. ``now`` is seconds on whatever clock the caller keeps
 consistent (epoch seconds for breakers kept in a Faust table, since the state outlives the
-process; ``time.monotonic()`` for an in-process :class:`~streams.resilience.circuit.CircuitBreaker`).
+process; ``time.monotonic()`` for an in-process
+:class:`~streams.resilience.circuit.CircuitBreaker`).
 Randomness (full jitter on the recovery timeout) comes from the ``rng`` passed in.
 
 States and moves::
@@ -336,7 +337,8 @@ def _close(
     )
     if state.state is State.CLOSED:
         return new, ()
-    return new, (Transition(state.state, State.CLOSED, reason, now, None, state.consecutive_failures),)
+    move = Transition(state.state, State.CLOSED, reason, now, None, state.consecutive_failures)
+    return new, (move,)
 
 
 def _half_open(state: BreakerState, now: float) -> tuple[BreakerState, tuple[Transition, ...]]:

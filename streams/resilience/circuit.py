@@ -52,7 +52,7 @@ class CircuitBreaker:
         self.name = name
         self.config = config or CircuitBreakerConfig()
         self._clock = clock
-        self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not crypto
+        self._rng = rng if rng is not None else random.Random()
         self._state = state or BreakerState()
         self._listeners: list[TransitionListener] = []
         self.transitions: list[Transition] = []

@@ -127,8 +127,8 @@ SCENARIOS: dict[str, tuple[CircuitBreakerConfig, list[Row]]] = {
         [
             Row(0, F, State.CLOSED),
             Row(1, S, State.CLOSED),
-            Row(2, F, State.CLOSED),
-            Row(3, S, State.OPEN, ()) if False else Row(3, F, State.OPEN, ("failure_rate",)),
+            Row(2, S, State.CLOSED),
+            Row(3, F, State.OPEN, ("failure_rate",)),
         ],
     ),
     "the failure rate waits for the minimum number of calls": (

@@ -1,0 +1,269 @@
+"""Per-camera health as a pure fold over observations.
+
+``observe(state, observation, config)`` folds one camera event in; ``tick(state, now, config)``
+lets time pass (a camera that sent nothing for ``offline_after_s`` goes offline); ``snapshot``
+turns the state into the ``CameraHealth`` record's fields. No clock, no I/O: times are epoch
+seconds passed in. Every structure is bounded: the latency histogram has a fixed set of
+log-spaced buckets whose counts are halved when they grow past ``histogram_max_count`` (so
+the p95 follows recent traffic), and fps keeps one-second buckets over ``fps_window_s``.
+
+Liveness has hysteresis so a flapping camera does not toggle every second: a camera goes
+offline after ``offline_after_s`` without a sign of life (a frame or a heartbeat) or on
+``DISCONNECTED``, and comes back online only after ``online_after_frames`` signs of life in a
+row, none of them more than ``offline_after_s`` apart. A new camera starts offline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from streams.resilience.breaker import State
+
+
+class EventKind(StrEnum):
+    """The ``CameraEventKind`` Avro symbols."""
+
+    HEARTBEAT = "HEARTBEAT"
+    FRAME_OK = "FRAME_OK"
+    FRAME_ERROR = "FRAME_ERROR"
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+    ERROR = "ERROR"
+
+
+FRAMES = frozenset({EventKind.FRAME_OK, EventKind.FRAME_ERROR})
+ALIVE = frozenset({EventKind.FRAME_OK, EventKind.FRAME_ERROR, EventKind.HEARTBEAT})
+FAILURES = frozenset({EventKind.FRAME_ERROR, EventKind.ERROR})
+
+HISTOGRAM_BASE_MS = 0.5
+HISTOGRAM_GROWTH = 1.2
+HISTOGRAM_BUCKETS = 80  # 0.5 ms .. ~1000 s, each bucket about 20 % wide
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """Thresholds of the health fold (defaults match ``Settings``)."""
+
+    offline_after_s: float = 60.0
+    online_after_frames: int = 3
+    ewma_alpha: float = 0.2
+    fps_window_s: int = 10
+    histogram_max_count: int = 10_000
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One thing seen at a camera at epoch second ``at``."""
+
+    kind: EventKind
+    at: float
+    latency_ms: float | None = None
+    org_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthState:
+    """What is remembered about one camera (serialised with :mod:`streams.resilience.serde`)."""
+
+    camera_id: str
+    org_id: str | None = None
+    frames_processed: int = 0
+    events: int = 0
+    errors_count: int = 0
+    avg_latency_ms: float | None = None
+    latency_samples: int = 0
+    histogram: tuple[tuple[int, int], ...] = ()
+    """Sparse (bucket index, count) pairs, sorted by index."""
+    fps_buckets: tuple[tuple[int, int], ...] = ()
+    """(epoch second, frames) pairs within the fps window, sorted."""
+    first_seen: float | None = None
+    last_seen: float | None = None
+    last_frame_at: float | None = None
+    """Last sign of life (frame or heartbeat); drives the offline timeout."""
+    online: bool = False
+    frames_toward_online: int = 0
+    breaker_state: State = State.CLOSED
+    version: int = 0
+    """Bumped on every change; the publisher sends cameras whose version moved."""
+
+
+@dataclass(frozen=True)
+class HealthSnapshot:
+    """The ``CameraHealth`` record's fields; times in epoch seconds."""
+
+    camera_id: str
+    org_id: str | None
+    online: bool
+    last_seen: float | None
+    frames_processed: int
+    errors_count: int
+    avg_latency_ms: float
+    p95_latency_ms: float
+    fps: float
+    circuit_breaker_state: State
+    observed_at: float
+
+    def to_record(self) -> dict[str, object]:
+        """The ``CameraHealth`` Avro record (timestamps as epoch milliseconds)."""
+        last_seen = None if self.last_seen is None else round(self.last_seen * 1000)
+        return {
+            "camera_id": self.camera_id,
+            "org_id": self.org_id,
+            "online": self.online,
+            "last_seen": last_seen,
+            "frames_processed": self.frames_processed,
+            "errors_count": self.errors_count,
+            "avg_latency_ms": self.avg_latency_ms,
+            "p95_latency_ms": self.p95_latency_ms,
+            "fps": self.fps,
+            "circuit_breaker_state": self.circuit_breaker_state.value,
+            "observed_at": round(self.observed_at * 1000),
+        }
+
+
+def rejection_reason(
+    at: float, latency_ms: float | None, now: float, max_skew_s: float
+) -> str | None:
+    """Why an observation must be dead-lettered instead of folded in, or None if it is fine."""
+    if latency_ms is not None and (math.isnan(latency_ms) or math.isinf(latency_ms)):
+        return "non_finite_latency"
+    if latency_ms is not None and latency_ms < 0:
+        return "negative_latency"
+    if abs(at - now) > max_skew_s:
+        return "timestamp_skew"
+    return None
+
+
+def bucket_of(latency_ms: float) -> int:
+    """The histogram bucket holding ``latency_ms``."""
+    if latency_ms <= HISTOGRAM_BASE_MS:
+        return 0
+    index = math.ceil(math.log(latency_ms / HISTOGRAM_BASE_MS, HISTOGRAM_GROWTH))
+    return min(index, HISTOGRAM_BUCKETS - 1)
+
+
+def bucket_value(index: int) -> float:
+    """A representative latency of bucket ``index`` (geometric middle of its bounds)."""
+    if index == 0:
+        return HISTOGRAM_BASE_MS / 2
+    upper = HISTOGRAM_BASE_MS * HISTOGRAM_GROWTH**index
+    return upper / math.sqrt(HISTOGRAM_GROWTH)
+
+
+def percentile(state: HealthState, q: float) -> float:
+    """The ``q`` quantile (0-1) of recent latencies from the histogram; 0.0 with no samples."""
+    total = sum(count for _, count in state.histogram)
+    if total == 0:
+        return 0.0
+    rank, seen = q * total, 0
+    for index, count in state.histogram:
+        seen += count
+        if seen >= rank:
+            return bucket_value(index)
+    return bucket_value(state.histogram[-1][0])
+
+
+def fps(state: HealthState, now: float, config: HealthConfig) -> float:
+    """Frames per second over the ``fps_window_s`` seconds up to ``now``."""
+    low = math.floor(now) - config.fps_window_s
+    frames = sum(count for second, count in state.fps_buckets if low < second <= now)
+    return frames / config.fps_window_s
+
+
+def observe(state: HealthState, obs: Observation, config: HealthConfig) -> HealthState:
+    """Fold one observation into ``state``."""
+    first_seen = obs.at if state.first_seen is None else min(state.first_seen, obs.at)
+    last_seen = obs.at if state.last_seen is None else max(state.last_seen, obs.at)
+    state = replace(
+        state,
+        org_id=obs.org_id or state.org_id,
+        events=state.events + 1,
+        frames_processed=state.frames_processed + (obs.kind is EventKind.FRAME_OK),
+        errors_count=state.errors_count + (obs.kind in FAILURES),
+        first_seen=first_seen,
+        last_seen=last_seen,
+        version=state.version + 1,
+    )
+    if obs.latency_ms is not None:
+        state = _with_latency(state, obs.latency_ms, config)
+    if obs.kind in FRAMES:
+        state = _with_frame(state, obs.at, config)
+    if obs.kind is EventKind.DISCONNECTED:
+        return replace(state, online=False, frames_toward_online=0)
+    if obs.kind in ALIVE:
+        return _with_sign_of_life(state, obs.at, config)
+    return state
+
+
+def tick(state: HealthState, now: float, config: HealthConfig) -> HealthState:
+    """Let time pass: go offline when no sign of life came for ``offline_after_s``."""
+    silent = state.last_frame_at is None or now - state.last_frame_at >= config.offline_after_s
+    if state.online and silent:
+        return replace(state, online=False, frames_toward_online=0, version=state.version + 1)
+    return state
+
+
+def with_breaker(state: HealthState, breaker_state: State) -> HealthState:
+    """Record the camera's breaker state."""
+    if state.breaker_state is breaker_state:
+        return state
+    return replace(state, breaker_state=breaker_state, version=state.version + 1)
+
+
+def snapshot(state: HealthState, now: float, config: HealthConfig) -> HealthSnapshot:
+    """The camera's health as seen at ``now`` (applies :func:`tick` first)."""
+    state = tick(state, now, config)
+    return HealthSnapshot(
+        camera_id=state.camera_id,
+        org_id=state.org_id,
+        online=state.online,
+        last_seen=state.last_seen,
+        frames_processed=state.frames_processed,
+        errors_count=state.errors_count,
+        avg_latency_ms=state.avg_latency_ms or 0.0,
+        p95_latency_ms=percentile(state, 0.95),
+        fps=fps(state, now, config),
+        circuit_breaker_state=state.breaker_state,
+        observed_at=now,
+    )
+
+
+def _with_latency(state: HealthState, latency_ms: float, config: HealthConfig) -> HealthState:
+    avg = state.avg_latency_ms
+    avg = latency_ms if avg is None else avg + config.ewma_alpha * (latency_ms - avg)
+    counts = dict(state.histogram)
+    index = bucket_of(latency_ms)
+    counts[index] = counts.get(index, 0) + 1
+    if sum(counts.values()) > config.histogram_max_count:
+        counts = {i: c // 2 for i, c in counts.items() if c // 2}
+    return replace(
+        state,
+        avg_latency_ms=avg,
+        latency_samples=state.latency_samples + 1,
+        histogram=tuple(sorted(counts.items())),
+    )
+
+
+def _with_frame(state: HealthState, at: float, config: HealthConfig) -> HealthState:
+    second = math.floor(at)
+    buckets = dict(state.fps_buckets)
+    buckets[second] = buckets.get(second, 0) + 1
+    newest = max(buckets)
+    kept = sorted((s, c) for s, c in buckets.items() if s > newest - config.fps_window_s)
+    return replace(state, fps_buckets=tuple(kept))
+
+
+def _with_sign_of_life(state: HealthState, at: float, config: HealthConfig) -> HealthState:
+    previous = state.last_frame_at
+    gap = previous is not None and at - previous >= config.offline_after_s
+    last = at if previous is None else max(previous, at)
+    if state.online and not gap:
+        return replace(state, last_frame_at=last)
+    # Back after a silence no tick noticed counts afresh, like a camera never seen.
+    streak = 1 if gap or previous is None else state.frames_toward_online + 1
+    online = streak >= config.online_after_frames
+    return replace(
+        state, online=online, frames_toward_online=0 if online else streak, last_frame_at=last
+    )

@@ -1,0 +1,93 @@
+"""The seed's CircuitBreaker API over the same core, with a hand-moved clock."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from streams.resilience.breaker import CircuitBreakerConfig, State, Transition
+from streams.resilience.circuit import CircuitBreaker
+from streams.resilience.exceptions import CircuitOpenError
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(clock: FakeClock, **overrides: float) -> CircuitBreaker:
+    config = CircuitBreakerConfig(jitter_ratio=0.0, **overrides)  # type: ignore[arg-type]
+    return CircuitBreaker("store", config, clock=clock, rng=random.Random(1))
+
+
+def test_seed_api_trips_refuses_and_recovers() -> None:
+    clock = FakeClock()
+    breaker = make(clock)
+    seen: list[tuple[str, Transition]] = []
+    breaker.on_transition(lambda name, t: seen.append((name, t)))
+    for _ in range(5):
+        assert breaker.can_execute()
+        breaker.record_failure()
+    assert breaker.snapshot.state is State.OPEN
+    assert not breaker.can_execute()
+    assert breaker.retry_after == pytest.approx(60.0)
+    clock.now += 60
+    assert breaker.state is State.HALF_OPEN
+    for _ in range(3):
+        assert breaker.can_execute()
+        breaker.record_success()
+    assert breaker.state is State.CLOSED
+    assert [(n, t.from_state, t.to_state) for n, t in seen] == [
+        ("store", State.CLOSED, State.OPEN),
+        ("store", State.OPEN, State.HALF_OPEN),
+        ("store", State.HALF_OPEN, State.CLOSED),
+    ]
+    assert breaker.snapshot.rejected_count("open") == 1
+
+
+def test_call_raises_circuit_open_with_retry_after_and_status_503() -> None:
+    clock = FakeClock()
+    breaker = make(clock, failure_threshold=2)
+
+    def broken() -> None:
+        raise ConnectionError("down")
+
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            breaker.call(broken)
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.call(lambda: 1)
+    assert caught.value.status == 503
+    assert caught.value.retriable
+    assert caught.value.retry_after == pytest.approx(60.0)
+    assert caught.value.retry_after_header == "60"
+
+
+async def test_call_async_passes_results_and_records_latency() -> None:
+    clock = FakeClock()
+    breaker = make(clock, slow_call_threshold_ms=100, failure_threshold=1)
+
+    async def slow(x: int) -> int:
+        clock.now += 0.5
+        return x * 2
+
+    assert await breaker.call_async(slow, 21) == 42
+    assert breaker.state is State.OPEN
+    assert breaker.transitions[-1].reason == "failure_threshold"
+
+
+def test_force_open_and_close() -> None:
+    breaker = make(FakeClock())
+    breaker.force_open()
+    assert not breaker.can_execute()
+    assert breaker.retry_after is None
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.call(lambda: None)
+    assert caught.value.reason == "forced_open"
+    assert caught.value.retry_after_header is None
+    breaker.force_close()
+    assert breaker.can_execute()
