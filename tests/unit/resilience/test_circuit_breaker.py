@@ -40,7 +40,7 @@ def test_seed_api_trips_refuses_and_recovers() -> None:
     for _ in range(3):
         assert breaker.can_execute()
         breaker.record_success()
-    assert breaker.state is State.CLOSED
+    assert breaker.snapshot.state is State.CLOSED
     assert [(n, t.from_state, t.to_state) for n, t in seen] == [
         ("store", State.CLOSED, State.OPEN),
         ("store", State.OPEN, State.HALF_OPEN),
