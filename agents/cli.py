@@ -24,7 +24,7 @@ from streams.settings import Settings
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from agents.worker import run_worker  # noqa: PLC0415 - keeps `camguard kafka` free of faust
+    from agents.worker import run_worker
 
     overrides: dict[str, object] = {}
     if args.web_port is not None:
@@ -36,7 +36,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_script(script: Path, args: argparse.Namespace) -> int:
-    import subprocess  # noqa: PLC0415
+    import subprocess
 
     argv = ["bash", str(script), args.action]
     if args.port is not None:
@@ -48,7 +48,7 @@ def _cmd_script(script: Path, args: argparse.Namespace) -> int:
 
 def _cmd_kafka(args: argparse.Namespace) -> int:
     if args.action == "topics":
-        from streams.topics import ensure_topics  # noqa: PLC0415
+        from streams.topics import ensure_topics
 
         created = asyncio.run(ensure_topics(Settings()))
         print("created: " + (", ".join(created) if created else "nothing (all exist)"))
@@ -61,7 +61,7 @@ def _cmd_postgres(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from agents.demo import run_demo  # noqa: PLC0415
+    from agents.demo import run_demo
 
     return run_demo(duration_s=args.duration, cameras=args.cameras)
 

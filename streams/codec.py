@@ -56,9 +56,9 @@ def crc64_avro(data: bytes) -> int:
     return fp
 
 
-def fingerprint(schema: Mapping[str, Any] | str) -> bytes:
+def fingerprint(schema: Any) -> bytes:
     """The 8 fingerprint bytes, little-endian, of a schema's parsing canonical form."""
-    canonical = to_parsing_canonical_form(schema)
+    canonical: str = to_parsing_canonical_form(schema)
     return struct.pack("<Q", crc64_avro(canonical.encode("utf-8")))
 
 
@@ -205,8 +205,10 @@ class AvroCodec:
         except Exception as exc:  # fastavro raises EOFError, struct.error, ValueError, ...
             raise TruncatedBodyError(f"{writer.name}: body unreadable ({exc!r})") from exc
         if body.tell() != len(data) - HEADER_SIZE:
-            raise TruncatedBodyError(f"{writer.name}: {len(data) - HEADER_SIZE - body.tell()} "
-                                     "trailing bytes after the record")
+            raise TruncatedBodyError(
+                f"{writer.name}: {len(data) - HEADER_SIZE - body.tell()} "
+                "trailing bytes after the record"
+            )
         if not isinstance(record, dict):
             raise SchemaMismatchError(f"{writer.name} is not a record schema")
         return writer.name, record

@@ -70,8 +70,10 @@ async def send_dead_letter(
     cg.count(f"deadletter.{reason}")
     log.warning(
         "dead-lettering %s[%d]@%d from %s: %s",
-        message.topic, message.partition, message.offset, consumer, reason,
+        message.topic,
+        message.partition,
+        message.offset,
+        consumer,
+        reason,
     )
-    await cg.topics.deadletter.send(
-        key=record["key"], value=cg.codec.encode("DeadLetter", record)
-    )
+    await cg.topics.deadletter.send(key=record["key"], value=cg.codec.encode("DeadLetter", record))

@@ -89,9 +89,7 @@ class DevStackError(CamguardError):
 
 
 def _run_script(script: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["bash", str(script), *args], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run(["bash", str(script), *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise DevStackError((done.stderr or done.stdout).strip() or f"{script.name} failed")
     return done.stdout.strip()

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from streams.devstack import (
+    MIGRATIONS_DIR,
     Backend,
     LocalKafka,
     LocalPostgres,
-    MIGRATIONS_DIR,
     choose_backend,
     docker_available,
     free_port,

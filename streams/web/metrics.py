@@ -40,7 +40,8 @@ class CounterCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         counters = CounterMetricFamily(
-            "camguard_events", "camguard counters by name (dead letters, refusals, ...)",
+            "camguard_events",
+            "camguard counters by name (dead letters, refusals, ...)",
             labels=["name"],
         )
         for name, value in sorted(self.cg.counters.items()):

@@ -9,7 +9,11 @@ from streams.devstack import Backend, BackendChoice, choose_backend, docker_avai
     ("env", "docker", "expected"),
     [
         ({"KAFKA_BOOTSTRAP_SERVERS": "k:9092"}, True, BackendChoice(Backend.ENVIRONMENT, "k:9092")),
-        ({"KAFKA_BOOTSTRAP_SERVERS": "k:9092"}, False, BackendChoice(Backend.ENVIRONMENT, "k:9092")),
+        (
+            {"KAFKA_BOOTSTRAP_SERVERS": "k:9092"},
+            False,
+            BackendChoice(Backend.ENVIRONMENT, "k:9092"),
+        ),
         ({"KAFKA_BOOTSTRAP_SERVERS": "  "}, True, BackendChoice(Backend.TESTCONTAINERS)),
         ({}, True, BackendChoice(Backend.TESTCONTAINERS)),
         ({}, False, BackendChoice(Backend.LOCAL)),

@@ -1,0 +1,55 @@
+# camguard: `make demo` runs the whole pipeline locally, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test check lint typecheck unit integration bench codegen codegen-check models kafka-jars node-deps clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+kafka-jars:
+	@bash infra/kafka/kafka.sh fetch >/dev/null
+
+models: $(STAMP)
+	$(BIN)/camguard models fetch
+
+node-deps:
+	@if [ -f codegen/package-lock.json ]; then cd codegen && npm ci --no-audit --no-fund --silent; fi
+
+demo: $(STAMP) kafka-jars models
+	$(BIN)/camguard demo $(if $(DURATION),--duration $(DURATION),)
+
+test: $(STAMP) kafka-jars models node-deps
+	$(BIN)/python -m pytest tests
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(STAMP) kafka-jars models node-deps
+	$(BIN)/python -m pytest tests/integration tests/e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+codegen: $(STAMP) node-deps
+	$(BIN)/python -m codegen
+
+codegen-check: $(STAMP) node-deps
+	$(BIN)/python -m codegen --check
+
+check: lint typecheck codegen-check test
+
+bench: $(STAMP) kafka-jars models
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var
