@@ -24,6 +24,10 @@ def make(clock: FakeClock, **overrides: float) -> CircuitBreaker:
     return CircuitBreaker("store", config, clock=clock, rng=random.Random(1))
 
 
+def state_of(breaker: CircuitBreaker) -> State:
+    return breaker.state
+
+
 def test_seed_api_trips_refuses_and_recovers() -> None:
     clock = FakeClock()
     breaker = make(clock)
@@ -32,15 +36,15 @@ def test_seed_api_trips_refuses_and_recovers() -> None:
     for _ in range(5):
         assert breaker.can_execute()
         breaker.record_failure()
-    assert breaker.snapshot.state is State.OPEN
+    assert state_of(breaker) is State.OPEN
     assert not breaker.can_execute()
     assert breaker.retry_after == pytest.approx(60.0)
     clock.now += 60
-    assert breaker.state is State.HALF_OPEN
+    assert state_of(breaker) is State.HALF_OPEN
     for _ in range(3):
         assert breaker.can_execute()
         breaker.record_success()
-    assert breaker.snapshot.state is State.CLOSED
+    assert state_of(breaker) is State.CLOSED
     assert [(n, t.from_state, t.to_state) for n, t in seen] == [
         ("store", State.CLOSED, State.OPEN),
         ("store", State.OPEN, State.HALF_OPEN),
