@@ -17,13 +17,14 @@ libs="$cache/kafka-$version/libs"
 port="${KAFKA_PORT:-9092}"
 dir="${KAFKA_DIR:-}"
 python="${PYTHON:-python3}"
+java="${JAVA:-java}"   # JAVA=/path/to/jdk17/bin/java selects another JDK
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
 need() {
-  command -v java >/dev/null 2>&1 || die "Java 17 or newer is required: apt-get install -y openjdk-17-jre-headless"
+  command -v "$java" >/dev/null 2>&1 || die "Java 17 or newer is required: apt-get install -y openjdk-17-jre-headless"
   local major
-  major="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)"
+  major="$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)"
   [ "${major:-0}" -ge 17 ] || die "Java ${major:-?} found, Kafka $version needs 17+: apt-get install -y openjdk-17-jre-headless"
 }
 
@@ -96,10 +97,10 @@ PROPS
   local jopts=(-Xms"${KAFKA_HEAP:-512m}" -Xmx"${KAFKA_HEAP:-512m}" -XX:+UseG1GC -Djava.awt.headless=true
                -Dlog4j.configuration="file:$dir/log4j.properties")
   local cluster
-  cluster="$(java -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
-  java -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
+  cluster="$("$java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
+  "$java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
     > "$dir/logs/format.log" 2>&1 || { cat "$dir/logs/format.log" >&2; die "formatting KRaft storage failed"; }
-  nohup java -cp "$cp" "${jopts[@]}" kafka.Kafka "$dir/server.properties" \
+  nohup "$java" -cp "$cp" "${jopts[@]}" kafka.Kafka "$dir/server.properties" \
     > "$dir/logs/stdout.log" 2>&1 < /dev/null &
   echo $! > "$dir/kafka.pid"
   if ! "$python" "$here/probe.py" wait 127.0.0.1 "$port" 90 "$(cat "$dir/kafka.pid")"; then
