@@ -67,7 +67,9 @@ def delete_outcome(held: PolicyRow | None, row_id: str | None, version: int | No
     """Whether deleting ``(row_id, version)`` removes ``held``; None for unknown id/version."""
     if held is None:
         return Outcome.ABSENT
-    if row_id == held.id and version is not None and version < held.version:
+    if row_id is not None and row_id != held.id:
+        return Outcome.STALE  # the key now holds another row; deleting would remove it
+    if version is not None and version < held.version:
         return Outcome.STALE
     return Outcome.DELETED
 
