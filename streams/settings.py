@@ -73,7 +73,14 @@ class Settings(BaseSettings):
     models_dir: Path = Field(default_factory=lambda: default_cache_dir() / "models")
     providers: str = Field(default="auto", description="auto, or a comma list: tensorrt,cuda,cpu")
     detection_max_side: int = Field(default=640, ge=32)
-    inference_threads: int = Field(default=0, ge=0, description="0 = onnxruntime default")
+    inference_threads: int = Field(
+        default=0, ge=0, description="Threads per inference; 0 = CPUs / worker_pool_size (1 on GPU)"
+    )
+    face_score_threshold: float = Field(default=0.4, gt=0, lt=1)
+    plate_score_threshold: float = Field(default=0.5, gt=0, lt=1)
+    frame_failure_policy: Literal["blur", "drop"] = Field(
+        default="blur", description="What fail_closed does with a frame whose detection failed"
+    )
     worker_pool_size: int = Field(default=2, ge=1)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
     face_blur_enabled: bool = True

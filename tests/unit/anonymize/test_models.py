@@ -22,6 +22,7 @@ from streams.anonymize.exceptions import (
 from streams.anonymize.models import (
     CENTERFACE,
     ModelSpec,
+    derive_runtime_model,
     dynamicize,
     fetch_models,
     resolve_model,
@@ -152,3 +153,28 @@ def test_dynamicize_refuses_a_model_without_the_named_input() -> None:
     wrong = replace(CENTERFACE, dynamic_inputs=(("image", ("B", 3, "H", "W")),))
     with pytest.raises(ModelIntegrityError):
         dynamicize(model, wrong)
+
+
+def test_weights_listed_as_inputs_are_no_longer_inputs_and_results_do_not_change() -> None:
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [1], [2.0])
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["input.1", "w"], ["537"])],
+        "old_exporter",
+        [
+            helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [10, 3, 32, 32]),
+            helper.make_tensor_value_info("w", TensorProto.FLOAT, [1]),
+        ],
+        [helper.make_tensor_value_info("537", TensorProto.FLOAT, [10, 3, 32, 32])],
+        initializer=[weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 7
+    spec = replace(CENTERFACE, dynamic_outputs=(("537", ("B", 3, "H", "W")),))
+
+    derived = derive_runtime_model(model, spec)
+
+    assert [value.name for value in derived.graph.input] == ["input.1"]
+    session = ort.InferenceSession(derived.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"input.1": np.ones((1, 3, 64, 32), dtype=np.float32)})
+    assert out.shape == (1, 3, 64, 32)
+    assert float(out.min()) == 2.0

@@ -1,0 +1,239 @@
+"""ONNX Runtime adapter: sessions, detectors, threads and batch calibration.
+
+The decisions are pure and live in :mod:`streams.anonymize.providers`; this module applies
+them to onnxruntime. The seed's names are kept: :func:`apply_service_optimizations`,
+:func:`get_optimizer` and :class:`ONNXOptimizer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from streams.anonymize import detector as codecs
+from streams.anonymize.detector import ModelCodec, OnnxDetector
+from streams.anonymize.exceptions import ProviderError
+from streams.anonymize.models import CENTERFACE, CLP_DET, ModelSpec, resolve_model
+from streams.anonymize.providers import (
+    InputShapes,
+    ProviderPlan,
+    ThreadConfig,
+    choose_batch_size,
+    select_providers,
+    thread_config,
+)
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MODEL_CODECS: dict[str, tuple[ModelSpec, ModelCodec]] = {
+    "centerface": (CENTERFACE, codecs.CENTERFACE),
+    "clp_det": (CLP_DET, codecs.CLP_DET),
+}
+
+
+def available_providers() -> list[str]:
+    return list(ort.get_available_providers())
+
+
+class ONNXOptimizer:
+    """Provider and device decisions for each model (the seed's interface).
+
+    ``gpu_available=False`` keeps every model on the CPU even where onnxruntime-gpu is
+    installed.
+    """
+
+    def __init__(
+        self,
+        gpu_available: bool,
+        settings: Settings | None = None,
+        available: Sequence[str] | None = None,
+        cpu_count: int | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        offered = list(available) if available is not None else available_providers()
+        if not gpu_available:
+            offered = [p for p in offered if p == "CPUExecutionProvider"]
+        self.available = offered
+        self.cpu_count = cpu_count or os.cpu_count() or 1
+
+    def plan(self, model: str) -> ProviderPlan:
+        _, codec = MODEL_CODECS[model]
+        return select_providers(
+            self.settings.providers,
+            self.available,
+            engine_cache=self.settings.models_dir / "trt-engines",
+            shapes=InputShapes(
+                codec.input_name, self.settings.batch_max_frames, self.settings.detection_max_side
+            ),
+        )
+
+    def get_providers(self, model: str) -> list[tuple[str, dict[str, str]]]:
+        """onnxruntime's ``providers=`` argument for ``model`` (``centerface``/``clp_det``)."""
+        return list(self.plan(model).providers)
+
+    def threads(self, model: str) -> ThreadConfig:
+        return thread_config(
+            self.settings.inference_threads,
+            self.settings.worker_pool_size,
+            self.cpu_count,
+            self.plan(model).gpu,
+        )
+
+    def get_device_config(self, model: str) -> dict[str, Any]:
+        """Device, providers, precision, batch and threads chosen for ``model``."""
+        plan, threads = self.plan(model), self.threads(model)
+        return {
+            "model": MODEL_CODECS[model][0].version_tag,
+            "device": "gpu" if plan.gpu else "cpu",
+            "providers": list(plan.short_names),
+            "fp16": plan.short_names[0] == "tensorrt",
+            "batch_size": self.settings.batch_max_frames if plan.gpu else 1,
+            "detection_max_side": self.settings.detection_max_side,
+            "intra_op_num_threads": threads.intra_op,
+            "inter_op_num_threads": threads.inter_op,
+        }
+
+    def session_options(self, model: str) -> ort.SessionOptions:
+        threads = self.threads(model)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads.intra_op
+        options.inter_op_num_threads = threads.inter_op
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        return options
+
+    def create_session(self, model: str, path: Path) -> ort.InferenceSession:
+        """A session on the first provider of the plan that starts; falls back down the list."""
+        providers = self.get_providers(model)
+        while providers:
+            try:
+                return ort.InferenceSession(
+                    str(path), sess_options=self.session_options(model), providers=providers
+                )
+            except (RuntimeError, ValueError) as exc:
+                log.warning(
+                    "%s: provider %s failed (%s), falling back", model, providers[0][0], exc
+                )
+                providers = providers[1:]
+        raise ProviderError(f"{model}: no execution provider could start a session")
+
+
+_optimizers: dict[str, ONNXOptimizer] = {}
+
+
+def get_optimizer(settings: Settings | None = None) -> ONNXOptimizer:
+    """The process's optimizer, made on first use from the providers onnxruntime offers."""
+    if "default" not in _optimizers or settings is not None:
+        offered = available_providers()
+        gpu = any(p in offered for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider"))
+        _optimizers["default"] = ONNXOptimizer(gpu, settings, offered)
+    return _optimizers["default"]
+
+
+def apply_service_optimizations(
+    service: str,
+    settings: Settings | None = None,
+    environ: MutableMapping[str, str] | None = None,
+) -> ThreadConfig:
+    """Set the thread environment of a ``service`` process once, at its entry point.
+
+    Values already in the environment win (an operator's override). OpenMP/MKL read these when
+    their pools start, so call this before the first inference; OpenCV is set directly.
+    """
+    optimizer = get_optimizer(settings)
+    threads = optimizer.threads("centerface")
+    env = os.environ if environ is None else environ
+    for key, value in threads.environment().items():
+        env.setdefault(key, value)
+    cv2.setNumThreads(threads.intra_op)
+    log.info("%s: %s, threads %s", service, optimizer.get_device_config("centerface"), threads)
+    return threads
+
+
+@dataclass
+class DetectorSet:
+    """The loaded detectors of a worker and what stats report about them."""
+
+    face: OnnxDetector
+    plate: OnnxDetector
+    provider: str
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """``centerface+clp_det@cpu``: the value of ``AnonymizedFrame.detector``."""
+        return f"{self.face.name}+{self.plate.name}@{self.provider}"
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "detector": self.describe(),
+            "provider": self.provider,
+            "models": dict(self.versions),
+            "batch_size": {"face": self.face.max_batch, "plate": self.plate.max_batch},
+            "detection_max_side": self.face.max_side,
+        }
+
+
+def _short(provider: str) -> str:
+    return provider.removesuffix("ExecutionProvider").lower()
+
+
+def load_detectors(settings: Settings, optimizer: ONNXOptimizer | None = None) -> DetectorSet:
+    """Sessions for both models from the verified cache (``camguard models fetch`` first)."""
+    optimizer = optimizer or get_optimizer(settings)
+    made: dict[str, OnnxDetector] = {}
+    active: list[str] = []
+    for model, (spec, codec) in MODEL_CODECS.items():
+        session = optimizer.create_session(model, resolve_model(spec, settings.models_dir))
+        active.append(_short(session.get_providers()[0]))
+        made[model] = OnnxDetector(
+            session=session,
+            codec=codec,
+            max_side=settings.detection_max_side,
+            threshold=settings.face_score_threshold
+            if codec.kind == "FACE"
+            else settings.plate_score_threshold,
+            max_batch=optimizer.get_device_config(model)["batch_size"],
+        )
+    return DetectorSet(
+        face=made["centerface"],
+        plate=made["clp_det"],
+        provider="+".join(dict.fromkeys(active)),
+        versions={model: spec.version_tag for model, (spec, _) in MODEL_CODECS.items()},
+    )
+
+
+def calibrate_batch_size(
+    detector: OnnxDetector,
+    frame_hw: tuple[int, int],
+    sizes: Sequence[int],
+    budget_ms: float,
+    clock: Callable[[], float] = time.perf_counter,
+    repeats: int = 3,
+) -> dict[int, float]:
+    """Measure ``detector`` at each batch size (median of ``repeats``), set the best size.
+
+    Returns the measured latencies in ms per batch size; ``detector.max_batch`` is updated.
+    """
+    frame = np.zeros((*frame_hw, 3), dtype=np.uint8)
+    measured: dict[int, float] = {}
+    for size in sizes:
+        detector.max_batch = size
+        samples = []
+        for _ in range(repeats + 1):  # the first run warms up (allocations, TensorRT engines)
+            start = clock()
+            detector.detect([frame] * size)
+            samples.append((clock() - start) * 1000.0)
+        measured[size] = float(np.median(samples[1:]))
+    detector.max_batch = choose_batch_size(measured, budget_ms)
+    return measured

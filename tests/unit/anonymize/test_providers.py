@@ -1,0 +1,116 @@
+"""Provider selection TensorRT -> CUDA -> CPU, threads and batch-size choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.anonymize.exceptions import ProviderError
+from streams.anonymize.providers import (
+    InputShapes,
+    choose_batch_size,
+    select_providers,
+    thread_config,
+)
+from streams.anonymize.runtime import ONNXOptimizer, apply_service_optimizations
+from streams.settings import Settings
+
+ALL = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+CPU = ["CPUExecutionProvider"]
+CACHE = Path("engines")
+
+
+@pytest.mark.parametrize(
+    ("requested", "available", "expected"),
+    [
+        ("auto", ALL, ("tensorrt", "cuda", "cpu")),
+        ("auto", list(reversed(ALL)), ("tensorrt", "cuda", "cpu")),
+        ("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"], ("cuda", "cpu")),
+        ("auto", CPU, ("cpu",)),
+        ("cuda,cpu", ALL, ("cuda", "cpu")),
+        ("CPU", ALL, ("cpu",)),
+        ("tensorrt, cuda, cpu", CPU, ("cpu",)),
+        ("cpu,cuda", ALL, ("cpu", "cuda")),
+    ],
+)
+def test_providers_follow_preference_availability_and_config(
+    requested: str, available: list[str], expected: tuple[str, ...]
+) -> None:
+    assert select_providers(requested, available, engine_cache=CACHE).short_names == expected
+
+
+def test_tensorrt_runs_fp16_with_an_engine_cache_and_a_shape_profile() -> None:
+    plan = select_providers("auto", ALL, engine_cache=CACHE, shapes=InputShapes("input.1", 8, 640))
+    name, options = plan.providers[0]
+    assert name == "TensorrtExecutionProvider"
+    assert options["trt_fp16_enable"] == "True"
+    assert options["trt_engine_cache_enable"] == "True"
+    assert options["trt_engine_cache_path"] == "engines"
+    assert options["trt_profile_max_shapes"] == "input.1:8x3x640x640"
+    assert plan.gpu
+
+
+@pytest.mark.parametrize("requested", ["tensorrt", "cuda,tensorrt"])
+def test_an_explicit_gpu_request_without_a_gpu_is_an_error(requested: str) -> None:
+    with pytest.raises(ProviderError) as caught:
+        select_providers(requested, CPU, engine_cache=CACHE)
+    assert caught.value.reason == "no_provider"
+
+
+def test_unknown_provider_names_are_an_error() -> None:
+    with pytest.raises(ProviderError):
+        select_providers("tpu,cpu", ALL, engine_cache=CACHE)
+
+
+def test_optimizer_without_gpu_keeps_models_on_cpu_even_if_gpu_providers_exist(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(models_dir=tmp_path, worker_pool_size=2)
+    cpu = ONNXOptimizer(False, settings, available=ALL, cpu_count=8)
+    gpu = ONNXOptimizer(True, settings, available=ALL, cpu_count=8)
+
+    assert cpu.get_providers("centerface") == [("CPUExecutionProvider", {})]
+    assert cpu.get_device_config("centerface")["device"] == "cpu"
+    assert cpu.get_device_config("centerface")["intra_op_num_threads"] == 4
+    config = gpu.get_device_config("clp_det")
+    assert config["device"] == "gpu"
+    assert config["providers"] == ["tensorrt", "cuda", "cpu"]
+    assert config["fp16"] is True
+    assert config["intra_op_num_threads"] == 1
+    engine_path = dict(gpu.get_providers("centerface"))["TensorrtExecutionProvider"]
+    assert engine_path["trt_engine_cache_path"] == str(tmp_path / "trt-engines")
+
+
+def test_threads_split_cpus_between_pool_workers() -> None:
+    assert thread_config(0, 2, 8, gpu=False).intra_op == 4
+    assert thread_config(0, 16, 8, gpu=False).intra_op == 1
+    assert thread_config(3, 2, 8, gpu=False).intra_op == 3
+    env = thread_config(0, 1, 4, gpu=False).environment()
+    assert env == {"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def test_service_optimizations_keep_an_operators_override(tmp_path: Path) -> None:
+    env = {"OMP_NUM_THREADS": "7"}
+    threads = apply_service_optimizations(
+        "frames", Settings(models_dir=tmp_path, inference_threads=2), environ=env
+    )
+    assert threads.intra_op == 2
+    assert env["OMP_NUM_THREADS"] == "7"
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("latency", "budget", "expected"),
+    [
+        ({1: 10.0, 2: 20.0, 4: 40.0}, 100.0, 1),  # CPU: no gain from batching
+        ({1: 10.0, 2: 12.0, 4: 15.0, 8: 28.0}, 100.0, 8),  # GPU: throughput grows
+        ({1: 10.0, 2: 12.0, 4: 15.0, 8: 28.0}, 20.0, 4),  # the budget caps latency
+        ({1: 50.0, 2: 60.0}, 10.0, 1),  # nothing fits: the smallest batch
+        ({}, 10.0, 1),
+    ],
+)
+def test_batch_size_is_chosen_from_measured_latency(
+    latency: dict[int, float], budget: float, expected: int
+) -> None:
+    assert choose_batch_size(latency, budget) == expected
