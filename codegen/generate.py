@@ -13,6 +13,7 @@ from pathlib import Path
 from codegen.avro_registry import render_registry
 from codegen.avro_schema import HISTORY_DIR, SCHEMA_DIR, load_current, load_history
 from codegen.avro_ts import compile_types
+from codegen.http_contracts import build_http_outputs
 from codegen.tsdoc import GENERATED_HEADER
 
 CODEGEN_DIR = Path(__file__).resolve().parent
@@ -36,7 +37,7 @@ def build_avro_outputs(
 
 def build_outputs() -> dict[str, str]:
     """Every generated file, by path relative to codegen/generated/."""
-    return build_avro_outputs()
+    return {**build_avro_outputs(), **build_http_outputs(CODEGEN_DIR)}
 
 
 def _existing(directory: Path) -> set[str]:

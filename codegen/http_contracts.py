@@ -1,0 +1,91 @@
+"""The HTTP contract under codegen/generated/http/.
+
+- ``openapi.json``: :func:`streams.web.openapi.export_service_contracts`'s ``schema``.
+- ``models.ts``: its ``types`` (rendered in Python, so the service needs no Node).
+- ``api.ts``: openapi-typescript's rendering of the same document (``paths``, ``operations``).
+- ``client.ts``: one typed ``fetch`` function per operation, typed with ``api.ts``.
+- ``conformance.ts``: type-level proof that ``models.ts`` and ``api.ts`` agree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from codegen.exceptions import ToolMissingError
+from codegen.http_client import render_client
+from codegen.tsdoc import GENERATED_HEADER
+from streams.web.openapi import export_service_contracts, service_version, ts_identifier
+
+SERVICE_NAME = "camguard"
+
+
+def run_openapi_typescript(document: Mapping[str, Any], codegen_dir: Path) -> str:
+    """openapi-typescript's output for ``document`` (the version pinned in package-lock.json)."""
+    cli = codegen_dir / "node_modules" / "openapi-typescript" / "bin" / "cli.js"
+    if not cli.is_file():
+        raise ToolMissingError(
+            f"{cli.relative_to(codegen_dir.parent)} missing: run `make node-deps`"
+        )
+    with tempfile.TemporaryDirectory(prefix="camguard-codegen-") as tmp:
+        source = Path(tmp) / "openapi.json"
+        source.write_text(json.dumps(document), encoding="utf-8")
+        try:
+            done = subprocess.run(
+                ["node", str(cli), str(source)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=120,
+            )
+        except FileNotFoundError as exc:
+            raise ToolMissingError("node is not on PATH: install Node.js 20 or newer") from exc
+    if done.returncode != 0:
+        raise ToolMissingError(f"openapi-typescript failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+def render_conformance(document: Mapping[str, Any]) -> str:
+    """Type assertions: every models.ts declaration equals openapi-typescript's component."""
+    lines = [
+        GENERATED_HEADER + "// models.ts (streams/web/openapi.py) and api.ts (openapi-typescript)"
+        " must describe the same shapes; tsc fails here when they do not.",
+        "",
+        'import type { components } from "./api";',
+        'import type * as models from "./models";',
+        "",
+        "type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;",
+        "type Assert<T extends true> = T;",
+        "",
+        "export type ModelsMatchOpenAPI = [",
+    ]
+    for name in document["components"]["schemas"]:
+        lines.append(
+            f'  Assert<Same<components["schemas"][{json.dumps(name)}], '
+            f"models.{ts_identifier(name)}>>,"
+        )
+    lines.append("];")
+    return "\n".join(lines) + "\n"
+
+
+def build_http_outputs(codegen_dir: Path) -> dict[str, str]:
+    """Every file under ``http/``, by path relative to codegen/generated/."""
+    contracts = export_service_contracts(None, SERVICE_NAME, service_version())
+    document: dict[str, Any] = contracts["schema"]
+    api = run_openapi_typescript(document, codegen_dir)
+    return {
+        "http/openapi.json": json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+        "http/models.ts": GENERATED_HEADER + "\n" + contracts["types"],
+        "http/api.ts": GENERATED_HEADER + "\n" + _normalize_newlines(api),
+        "http/client.ts": render_client(document),
+        "http/conformance.ts": render_conformance(document),
+    }
+
+
+def _normalize_newlines(text: str) -> str:
+    return re.sub(r"\r\n?", "\n", text).rstrip("\n") + "\n"
