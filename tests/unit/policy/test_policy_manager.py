@@ -1,0 +1,130 @@
+"""PolicyManager: hot reload from a source, cache invalidation and TTL, last known good."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from streams.codec import AvroCodec, NotAvroError
+from streams.policy.exceptions import InvalidPolicyRecordError
+from streams.policy.manager import PolicyManager
+from streams.policy.models import HealthPolicy, PrivacyPolicy, UnknownPolicy
+from streams.policy.records import row_to_record
+from streams.policy.resolve import PolicyRow
+from streams.policy.sources import MemoryPolicySource
+from streams.settings import Settings
+
+CODEC = AvroCodec()
+ORG = PolicyRow("o1", "camguard", "privacy", "acme", None, 1, {"blur_strength": 0.6}, 1)
+CAM = PolicyRow("c1", "camguard", "privacy", "acme", "cam-1", 1, {"blur_strength": 0.2}, 2)
+
+
+def message(row: PolicyRow) -> tuple[bytes, bytes]:
+    return row.key.encode(), CODEC.encode("PolicyRecord", row_to_record(row, None))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_defaults_come_from_settings_with_no_rows() -> None:
+    manager = PolicyManager.from_settings(Settings(face_blur_enabled=False))
+    privacy, version = manager.effective_privacy("acme", "cam-1")
+    assert privacy == PrivacyPolicy(face_blur_enabled=False)
+    assert version is None
+
+
+async def test_hot_reload_applies_backlog_then_live_changes() -> None:
+    source = MemoryPolicySource()
+    source.publish(*message(ORG))
+    manager = PolicyManager("camguard", source=source)
+    await manager.start_hot_reload(timeout_s=5)
+    assert manager.ready.is_set()
+    policy = await manager.get_policy("privacy", org_id="acme", camera_id="cam-1")
+    assert isinstance(policy, PrivacyPolicy)
+    assert policy.blur_strength == 0.6
+
+    revision = manager.revision
+    source.publish(*message(CAM))
+    assert await manager.wait_for_change(revision, timeout_s=5)
+    privacy, version = manager.effective_privacy("acme", "cam-1")
+    assert (privacy.blur_strength, version) == (0.2, 1)
+
+    revision = manager.revision
+    source.publish(CAM.key.encode(), None)
+    assert await manager.wait_for_change(revision, timeout_s=5)
+    assert manager.effective_privacy("acme", "cam-1")[0].blur_strength == 0.6
+    await manager.stop_hot_reload()
+
+
+def test_bad_record_keeps_the_last_known_good() -> None:
+    manager = PolicyManager("camguard")
+    manager.apply_message(*message(CAM))
+    record = row_to_record(replace(CAM, version=2), None)
+    bad = CODEC.encode("PolicyRecord", {**record, "config": '{"blur_strength": "max"}'})
+    with pytest.raises(InvalidPolicyRecordError):
+        manager.apply_message(CAM.key.encode(), bad)
+    with pytest.raises(NotAvroError):
+        manager.apply_message(CAM.key.encode(), b"garbage")
+    with pytest.raises(InvalidPolicyRecordError):
+        manager.apply_message(b"no-slashes", None)
+    assert manager.effective_privacy("acme", "cam-1")[0].blur_strength == 0.2
+    assert manager.stats.rejected == 3
+    assert manager.stats.last_rejection is not None
+
+
+def test_cache_is_invalidated_by_an_update_and_expires_after_ttl() -> None:
+    clock = FakeClock()
+    manager = PolicyManager("camguard", cache_ttl_s=10, clock=clock)
+    manager.apply_row(ORG)
+    first = manager.policy("privacy", org_id="acme", camera_id="cam-1")
+    assert manager.policy("privacy", org_id="acme", camera_id="cam-1") is first
+    manager.apply_row(replace(ORG, version=2, config={"blur_strength": 0.9}, updated_at_ms=5))
+    second = manager.policy("privacy", org_id="acme", camera_id="cam-1")
+    assert isinstance(second, PrivacyPolicy)
+    assert second.blur_strength == 0.9
+    clock.now += 11
+    assert manager.policy("privacy", org_id="acme", camera_id="cam-1") is not second
+
+
+def test_changes_of_other_services_and_types_do_not_touch_the_cache() -> None:
+    manager = PolicyManager("camguard")
+    cached = manager.policy("privacy", org_id="acme")
+    manager.apply_row(replace(ORG, id="x", service_name="antitheft-svc"))
+    manager.apply_row(PolicyRow("h", "camguard", "health", None, None, 1, {"offline_after_s": 9.0}))
+    assert manager.policy("privacy", org_id="acme") is cached
+    health = manager.policy("health")
+    assert isinstance(health, HealthPolicy)
+    assert health.offline_after_s == 9.0
+
+
+def test_older_versions_from_the_topic_are_ignored() -> None:
+    manager = PolicyManager("camguard")
+    manager.apply_row(replace(CAM, version=3))
+    manager.apply_message(*message(CAM))
+    assert manager.stats.stale == 1
+    assert manager.effective("privacy", org_id="acme", camera_id="cam-1").version == 3
+
+
+def test_unknown_policy_types_are_served_flagged() -> None:
+    manager = PolicyManager("camguard")
+    manager.apply_row(PolicyRow("r", "camguard", "retention", None, None, 1, {"days": 30}))
+    policy = manager.policy("retention")
+    assert isinstance(policy, UnknownPolicy)
+    assert policy.flagged
+    assert "retention" in manager.policy_types()
+
+
+def test_listeners_hear_changes() -> None:
+    manager = PolicyManager("camguard")
+    heard: list[str] = []
+    stop = manager.on_change(lambda key, row: heard.append(key))
+    manager.apply_row(ORG)
+    stop()
+    manager.apply_row(CAM)
+    assert heard == [ORG.key]
