@@ -37,8 +37,11 @@ class Detector(Protocol):
         """Model name reported in ``AnonymizedFrame.detector`` (``centerface``)."""
         ...
 
-    def detect(self, images: Sequence[Image]) -> list[list[Detection]]:
-        """One list of detections per image, in frame pixels. Raises DetectionError."""
+    def detect(
+        self, images: Sequence[Image], threshold: float | None = None
+    ) -> list[list[Detection]]:
+        """One list of detections per image, in frame pixels, scoring at least ``threshold``
+        (None: the detector's own). Raises DetectionError."""
         ...
 
 
@@ -114,8 +117,11 @@ class OnnxDetector:
     def name(self) -> str:
         return self.codec.name
 
-    def detect(self, images: Sequence[Image]) -> list[list[Detection]]:
-        threshold = self.codec.default_threshold if self.threshold is None else self.threshold
+    def detect(
+        self, images: Sequence[Image], threshold: float | None = None
+    ) -> list[list[Detection]]:
+        if threshold is None:
+            threshold = self.codec.default_threshold if self.threshold is None else self.threshold
         plans = [plan_letterbox(im.shape[0], im.shape[1], self.max_side) for im in images]
         results: list[list[Detection]] = [[] for _ in images]
         for chunk in group_by_canvas(plans, max(1, self.max_batch)):
@@ -138,8 +144,9 @@ class OnnxDetector:
 class FakeDetector:
     """A detector for tests: returns the boxes it was given, or raises the error it holds.
 
-    ``boxes`` maps an image's (height, width) to detections in frame pixels; every call is
-    recorded in ``calls`` (the batch sizes seen).
+    ``boxes`` maps an image's (height, width) to detections in frame pixels; ``error`` is raised
+    for every batch, or with ``fail_on`` only for batches holding an image of that size. Every
+    call is recorded in ``calls`` (the batch sizes seen).
     """
 
     kind: Kind = "FACE"
@@ -147,10 +154,19 @@ class FakeDetector:
     boxes: dict[tuple[int, int], list[Detection]] = field(default_factory=dict)
     default: list[Detection] = field(default_factory=list)
     error: Exception | None = None
+    fail_on: tuple[int, int] | None = None  # raise only for batches holding this size
     calls: list[int] = field(default_factory=list)
 
-    def detect(self, images: Sequence[Image]) -> list[list[Detection]]:
+    def detect(
+        self, images: Sequence[Image], threshold: float | None = None
+    ) -> list[list[Detection]]:
         self.calls.append(len(images))
-        if self.error is not None:
+        if self.error is not None and (
+            self.fail_on is None or self.fail_on in {im.shape[:2] for im in images}
+        ):
             raise self.error
-        return [list(self.boxes.get(im.shape[:2], self.default)) for im in images]
+        floor = 0.0 if threshold is None else threshold
+        return [
+            [d for d in self.boxes.get(im.shape[:2], self.default) if d.score >= floor]
+            for im in images
+        ]

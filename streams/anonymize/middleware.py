@@ -1,0 +1,176 @@
+"""The seed's asynchronous API over the anonymization core.
+
+Every method is awaitable and does its work (JPEG coding, inference, blurring, video) in a
+bounded thread pool, never on the event loop: onnxruntime, OpenCV and PyAV release the GIL, so
+``worker_pool_size`` threads run in parallel, and at most twice that many jobs wait for them
+(callers beyond that wait on the semaphore: backpressure instead of an unbounded queue).
+
+Errors: a bad input raises its :class:`~streams.anonymize.exceptions.ImageError`; a detection
+failure raises :class:`DetectionError` unless the config fails closed, in which case the result
+is the whole-frame blur (or no image, for ``drop``) with ``fail_closed`` set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from streams.anonymize.blur import BlurConfig
+from streams.anonymize.clip import ClipSummary, anonymize_clip
+from streams.anonymize.exceptions import CorruptImageError
+from streams.anonymize.geometry import Image
+from streams.anonymize.images import Encoding
+from streams.anonymize.pipeline import Anonymizer, EncodedJob, EncodedOutcome, FrameOutcome
+from streams.anonymize.runtime import DetectorSet, load_detectors
+from streams.settings import Settings
+
+T = TypeVar("T")
+
+
+def config_from_settings(settings: Settings) -> BlurConfig:
+    """The privacy defaults a worker uses when no policy applies."""
+    return BlurConfig(
+        face_blur_enabled=settings.face_blur_enabled,
+        license_plate_blur_enabled=settings.license_plate_blur_enabled,
+        fail_closed=settings.fail_closed,
+        fail_closed_action=settings.frame_failure_policy,
+        face_score_threshold=settings.face_score_threshold,
+        plate_score_threshold=settings.plate_score_threshold,
+    )
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """Result of :meth:`AnonymizationMiddleware.process_image_b64`."""
+
+    image_b64: str
+    encoding: Encoding
+    faces: int
+    plates: int
+    boxes: list[dict[str, object]]
+    fail_closed: bool
+    latency_ms: float
+
+
+def _raise_unless_published(outcome: FrameOutcome) -> None:
+    if outcome.image is None and not outcome.fail_closed and outcome.error is not None:
+        raise outcome.error
+
+
+class AnonymizationMiddleware:
+    """Face and plate anonymization for frames, base64 images and clips."""
+
+    def __init__(
+        self,
+        anonymizer: Anonymizer | None = None,
+        settings: Settings | None = None,
+        detectors: Callable[[Settings], DetectorSet] = load_detectors,
+    ) -> None:
+        self.settings = settings or Settings()
+        self._anonymizer = anonymizer
+        self._load = detectors
+        self.detector_set: DetectorSet | None = None
+        size = self.settings.worker_pool_size
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="anonymize")
+        self._slots = asyncio.Semaphore(2 * size)
+        self._loading = asyncio.Lock()
+
+    @property
+    def default_config(self) -> BlurConfig:
+        return config_from_settings(self.settings)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        async with self._slots:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def anonymizer(self) -> Anonymizer:
+        """The core, loading the ONNX detectors (in the pool) on first use."""
+        if self._anonymizer is None:
+            async with self._loading:
+                if self._anonymizer is None:
+                    loaded = await self._run(self._load, self.settings)
+                    self.detector_set = loaded
+                    self._anonymizer = Anonymizer(
+                        {"FACE": loaded.face, "PLATE": loaded.plate},
+                        max_pixels=self.settings.max_image_pixels,
+                    )
+        return self._anonymizer
+
+    async def process_frames(
+        self, frames: Sequence[Image], configs: Sequence[BlurConfig]
+    ) -> list[FrameOutcome]:
+        """Anonymize a batch of decoded frames (BGR, BGRA or grayscale uint8)."""
+        core = await self.anonymizer()
+        return await self._run(core.anonymize, list(frames), list(configs))
+
+    async def process_frame(self, frame: Image, config: BlurConfig | None = None) -> FrameOutcome:
+        """Anonymize one decoded frame; ``outcome.image`` has the input's layout."""
+        (outcome,) = await self.process_frames([frame], [config or self.default_config])
+        _raise_unless_published(outcome)
+        return outcome
+
+    async def process_encoded(self, jobs: Sequence[EncodedJob]) -> list[EncodedOutcome]:
+        """Decode, anonymize and encode a batch; errors are returned per frame, not raised."""
+        core = await self.anonymizer()
+        return await self._run(core.anonymize_encoded, list(jobs))
+
+    async def process_image_b64(
+        self, image_b64: str, config: BlurConfig | None = None
+    ) -> ImageResult:
+        """Anonymize a base64 JPEG/PNG; the result is base64 in the same encoding."""
+        try:
+            data = base64.b64decode(image_b64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise CorruptImageError(f"not base64: {exc}") from exc
+        (result,) = await self.process_encoded([EncodedJob(data, config or self.default_config)])
+        _raise_unless_published(result.outcome)
+        return ImageResult(
+            image_b64=base64.b64encode(result.data).decode("ascii"),
+            encoding=result.encoding,
+            faces=result.outcome.faces,
+            plates=result.outcome.plates,
+            boxes=[d.as_box() for d in result.outcome.detections],
+            fail_closed=result.outcome.fail_closed,
+            latency_ms=result.latency_ms,
+        )
+
+    async def process_clip(
+        self, path_in: Path | str, path_out: Path | str, config: BlurConfig | None = None
+    ) -> ClipSummary:
+        """Anonymize a video file into another, keeping its frame count and frame rate."""
+        core = await self.anonymizer()
+        return await self._run(
+            anonymize_clip,
+            Path(path_in),
+            Path(path_out),
+            core,
+            config or self.default_config,
+            self.settings.batch_max_frames,
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """Detector, provider, model versions and the core's counters."""
+        loaded = self.detector_set.stats() if self.detector_set else {}
+        core = self._anonymizer
+        return {
+            **loaded,
+            "detector": loaded.get("detector", core.name if core else None),
+            "counters": dict(core.counters) if core else {},
+            "pool_size": self.settings.worker_pool_size,
+        }
+
+    async def close(self) -> None:
+        """Wait for running jobs and stop the pool."""
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+
+    async def __aenter__(self) -> AnonymizationMiddleware:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
