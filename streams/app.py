@@ -23,6 +23,7 @@ from typing import Any
 import faust
 
 from streams.codec import AvroCodec
+from streams.policy.table import declare_policy_table
 from streams.settings import Settings
 
 FRAMES = "camera.frames"
@@ -149,6 +150,11 @@ def _declare_topics(app: faust.App, settings: Settings) -> Topics:
 def _declare_tables(app: faust.App, settings: Settings, topics: Topics) -> Tables:
     tables = Tables()
     # --- tables: declare below, one block per owning package -----------------------------
+    # --- policies (owner: streams/policy, agents/policies.py) ----------------------------
+    # GlobalTable "policies" fed by the compacted service.policies: every worker holds every
+    # policy and applies changes as they arrive (no restart).
+    tables.by_name["policies"] = declare_policy_table(app, settings, topics.policies)
+    # --- end policies ----------------------------------------------------------------------
     return tables
 
 

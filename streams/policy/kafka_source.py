@@ -1,0 +1,86 @@
+"""Reading service.policies straight from Kafka (aiokafka), for processes without Faust.
+
+No consumer group: every partition is assigned and read from the beginning, so each reader
+sees the whole compacted topic, then follows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.policy.sources import Apply
+
+POLICIES_TOPIC = "service.policies"
+
+
+class KafkaPolicySource:
+    """A :class:`~streams.policy.sources.PolicySource` over a real broker."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str = POLICIES_TOPIC,
+        *,
+        poll_timeout_ms: int = 100,
+        follow: bool = True,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.poll_timeout_ms = poll_timeout_ms
+        self.follow = follow
+
+    async def _assign(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+        await consumer.topics()
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends: Mapping[TopicPartition, int] = await consumer.end_offsets(tps)
+        return dict(ends)
+
+    async def _caught_up(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+        for tp, end in ends.items():
+            if await consumer.position(tp) < end:
+                return False
+        return True
+
+    async def run(self, apply: Apply, ready: asyncio.Event) -> None:
+        """Apply every message, set ``ready`` at the end offsets seen at start, then follow."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            ends = await self._assign(consumer)
+            if await self._caught_up(consumer, ends):
+                ready.set()
+            while self.follow or not ready.is_set():
+                batches = await consumer.getmany(timeout_ms=self.poll_timeout_ms)
+                for messages in batches.values():
+                    for message in messages:
+                        apply(message.key, message.value)
+                if not ready.is_set() and await self._caught_up(consumer, ends):
+                    ready.set()
+        finally:
+            await consumer.stop()
+
+
+async def read_policy_topic(
+    bootstrap_servers: str, topic: str = POLICIES_TOPIC, timeout_s: float = 30.0
+) -> dict[str, bytes | None]:
+    """The latest value per key (None = tombstone) as the topic holds it now."""
+    latest: dict[str, bytes | None] = {}
+
+    def keep(key: bytes | str | None, value: bytes | None) -> None:
+        if key is not None:
+            latest[key.decode("utf-8", "replace") if isinstance(key, bytes) else key] = value
+
+    source = KafkaPolicySource(bootstrap_servers, topic, follow=False)
+    await asyncio.wait_for(source.run(keep, asyncio.Event()), timeout_s)
+    return latest
