@@ -11,43 +11,16 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from codegen.exceptions import ToolMissingError
 from codegen.http_client import render_client
+from codegen.node_tools import run_openapi_typescript
 from codegen.tsdoc import GENERATED_HEADER
 from streams.web.openapi import export_service_contracts, service_version, ts_identifier
 
 SERVICE_NAME = "camguard"
-
-
-def run_openapi_typescript(document: Mapping[str, Any], codegen_dir: Path) -> str:
-    """openapi-typescript's output for ``document`` (the version pinned in package-lock.json)."""
-    cli = codegen_dir / "node_modules" / "openapi-typescript" / "bin" / "cli.js"
-    if not cli.is_file():
-        raise ToolMissingError(
-            f"{cli.relative_to(codegen_dir.parent)} missing: run `make node-deps`"
-        )
-    with tempfile.TemporaryDirectory(prefix="camguard-codegen-") as tmp:
-        source = Path(tmp) / "openapi.json"
-        source.write_text(json.dumps(document), encoding="utf-8")
-        try:
-            done = subprocess.run(
-                ["node", str(cli), str(source)],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=120,
-            )
-        except FileNotFoundError as exc:
-            raise ToolMissingError("node is not on PATH: install Node.js 20 or newer") from exc
-    if done.returncode != 0:
-        raise ToolMissingError(f"openapi-typescript failed: {done.stderr.strip()[-2000:]}")
-    return done.stdout
 
 
 def render_conformance(document: Mapping[str, Any]) -> str:

@@ -897,4 +897,846 @@ export const CURRENT_SCHEMAS: { readonly [N in RecordName]: WriterSchema } = {
 
 /** Kept older versions (schemas/avro/history): decodable, resolved to the current. */
 export const HISTORY_SCHEMAS: readonly WriterSchema[] = [
+  {
+    name: "AnonymizedFrame",
+    version: "v1",
+    fingerprint: "5674b65533779f15",
+    schema: {
+      "type": "record",
+      "name": "AnonymizedFrame",
+      "namespace": "camguard.v1",
+      "doc": "A frame after face and licence-plate anonymization, on camera.frames.anonymized.",
+      "fields": [
+        {
+          "name": "camera_id",
+          "type": "string",
+          "doc": "Camera identifier; also the Kafka message key."
+        },
+        {
+          "name": "org_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Organisation owning the camera, if known.",
+          "default": null
+        },
+        {
+          "name": "site_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Site the camera belongs to, if known.",
+          "default": null
+        },
+        {
+          "name": "captured_at",
+          "type": {
+            "type": "long",
+            "logicalType": "timestamp-millis"
+          },
+          "doc": "When the gateway captured the frame (epoch milliseconds, UTC)."
+        },
+        {
+          "name": "seq",
+          "type": "long",
+          "doc": "Per-camera sequence number assigned by the gateway, increasing by one."
+        },
+        {
+          "name": "encoding",
+          "type": {
+            "type": "enum",
+            "name": "FrameEncoding",
+            "namespace": "camguard.v1",
+            "doc": "Image coding of a frame's data.",
+            "symbols": [
+              "JPEG",
+              "PNG"
+            ]
+          },
+          "doc": "Image coding of data."
+        },
+        {
+          "name": "width",
+          "type": "int",
+          "doc": "Image width in pixels as declared by the gateway."
+        },
+        {
+          "name": "height",
+          "type": "int",
+          "doc": "Image height in pixels as declared by the gateway."
+        },
+        {
+          "name": "data",
+          "type": "bytes",
+          "doc": "The anonymized encoded image (empty when the frame was dropped fail-closed)."
+        },
+        {
+          "name": "faces",
+          "type": "int",
+          "doc": "Number of faces blurred."
+        },
+        {
+          "name": "plates",
+          "type": "int",
+          "doc": "Number of licence plates blurred."
+        },
+        {
+          "name": "boxes",
+          "type": {
+            "type": "array",
+            "items": {
+              "type": "record",
+              "name": "Box",
+              "namespace": "camguard.v1",
+              "doc": "A detected region in pixel coordinates of the original frame.",
+              "fields": [
+                {
+                  "name": "kind",
+                  "type": {
+                    "type": "enum",
+                    "name": "BoxKind",
+                    "namespace": "camguard.v1",
+                    "doc": "What was detected.",
+                    "symbols": [
+                      "FACE",
+                      "PLATE"
+                    ]
+                  },
+                  "doc": "What was detected."
+                },
+                {
+                  "name": "x",
+                  "type": "int",
+                  "doc": "Left edge in pixels."
+                },
+                {
+                  "name": "y",
+                  "type": "int",
+                  "doc": "Top edge in pixels."
+                },
+                {
+                  "name": "w",
+                  "type": "int",
+                  "doc": "Width in pixels."
+                },
+                {
+                  "name": "h",
+                  "type": "int",
+                  "doc": "Height in pixels."
+                },
+                {
+                  "name": "score",
+                  "type": "float",
+                  "doc": "Detector confidence in [0, 1]."
+                }
+              ]
+            }
+          },
+          "doc": "Every region that was blurred."
+        },
+        {
+          "name": "policy_version",
+          "type": [
+            "null",
+            "long"
+          ],
+          "doc": "Version of the privacy policy applied, null when settings defaults were used.",
+          "default": null
+        },
+        {
+          "name": "detector",
+          "type": "string",
+          "doc": "Detector models and execution provider, e.g. centerface+clp_det@cpu."
+        },
+        {
+          "name": "latency_ms",
+          "type": "double",
+          "doc": "Time spent decoding, detecting, blurring and encoding, in milliseconds."
+        },
+        {
+          "name": "fail_closed",
+          "type": "boolean",
+          "doc": "True when detection failed and the whole frame was blurred or dropped."
+        }
+      ]
+    },
+  },
+  {
+    name: "Box",
+    version: "v1",
+    fingerprint: "15fd57a038c0d991",
+    schema: {
+      "type": "record",
+      "name": "Box",
+      "namespace": "camguard.v1",
+      "doc": "A detected region in pixel coordinates of the original frame.",
+      "fields": [
+        {
+          "name": "kind",
+          "type": {
+            "type": "enum",
+            "name": "BoxKind",
+            "namespace": "camguard.v1",
+            "doc": "What was detected.",
+            "symbols": [
+              "FACE",
+              "PLATE"
+            ]
+          },
+          "doc": "What was detected."
+        },
+        {
+          "name": "x",
+          "type": "int",
+          "doc": "Left edge in pixels."
+        },
+        {
+          "name": "y",
+          "type": "int",
+          "doc": "Top edge in pixels."
+        },
+        {
+          "name": "w",
+          "type": "int",
+          "doc": "Width in pixels."
+        },
+        {
+          "name": "h",
+          "type": "int",
+          "doc": "Height in pixels."
+        },
+        {
+          "name": "score",
+          "type": "float",
+          "doc": "Detector confidence in [0, 1]."
+        }
+      ]
+    },
+  },
+  {
+    name: "BreakerTransition",
+    version: "v1",
+    fingerprint: "bdf0f871c16e38f8",
+    schema: {
+      "type": "record",
+      "name": "BreakerTransition",
+      "namespace": "camguard.v1",
+      "doc": "A circuit-breaker state change, on camera.breaker.transitions.",
+      "fields": [
+        {
+          "name": "camera_id",
+          "type": "string",
+          "doc": "Camera identifier (the breaker's name); also the Kafka message key."
+        },
+        {
+          "name": "from_state",
+          "type": {
+            "type": "enum",
+            "name": "BreakerState",
+            "namespace": "camguard.v1",
+            "doc": "Circuit-breaker state.",
+            "symbols": [
+              "CLOSED",
+              "OPEN",
+              "HALF_OPEN"
+            ]
+          },
+          "doc": "State before the transition."
+        },
+        {
+          "name": "to_state",
+          "type": "camguard.v1.BreakerState",
+          "doc": "State after the transition."
+        },
+        {
+          "name": "reason",
+          "type": "string",
+          "doc": "Why the breaker moved, e.g. failure_threshold, recovery_timeout, probe_success, forced."
+        },
+        {
+          "name": "at",
+          "type": {
+            "type": "long",
+            "logicalType": "timestamp-millis"
+          },
+          "doc": "When the transition happened."
+        },
+        {
+          "name": "retry_after_ms",
+          "type": [
+            "null",
+            "long"
+          ],
+          "doc": "For OPEN: milliseconds until a half-open probe is allowed.",
+          "default": null
+        },
+        {
+          "name": "consecutive_failures",
+          "type": "int",
+          "doc": "Consecutive failures counted when the transition happened.",
+          "default": 0
+        }
+      ]
+    },
+  },
+  {
+    name: "CameraEvent",
+    version: "v1",
+    fingerprint: "4b93f63b69e927b9",
+    schema: {
+      "type": "record",
+      "name": "CameraEvent",
+      "namespace": "camguard.v1",
+      "doc": "Something that happened at a camera or its gateway, on camera.events.",
+      "fields": [
+        {
+          "name": "event_id",
+          "type": "string",
+          "doc": "Unique id of the event (UUID text), used for de-duplication."
+        },
+        {
+          "name": "camera_id",
+          "type": "string",
+          "doc": "Camera identifier; also the Kafka message key."
+        },
+        {
+          "name": "org_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Organisation owning the camera, if known.",
+          "default": null
+        },
+        {
+          "name": "occurred_at",
+          "type": {
+            "type": "long",
+            "logicalType": "timestamp-millis"
+          },
+          "doc": "When the event happened (epoch milliseconds, UTC)."
+        },
+        {
+          "name": "kind",
+          "type": {
+            "type": "enum",
+            "name": "CameraEventKind",
+            "namespace": "camguard.v1",
+            "doc": "Kind of camera event.",
+            "symbols": [
+              "HEARTBEAT",
+              "FRAME_OK",
+              "FRAME_ERROR",
+              "CONNECTED",
+              "DISCONNECTED",
+              "ERROR"
+            ]
+          },
+          "doc": "Kind of event; FRAME_OK and HEARTBEAT count as successes, FRAME_ERROR and ERROR as failures."
+        },
+        {
+          "name": "latency_ms",
+          "type": [
+            "null",
+            "double"
+          ],
+          "doc": "Processing or capture latency in milliseconds, if measured.",
+          "default": null
+        },
+        {
+          "name": "error",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Error message for failure kinds.",
+          "default": null
+        },
+        {
+          "name": "attributes",
+          "type": {
+            "type": "map",
+            "values": "string"
+          },
+          "doc": "Free-form attributes.",
+          "default": {}
+        }
+      ]
+    },
+  },
+  {
+    name: "CameraHealth",
+    version: "v1",
+    fingerprint: "791d6795a047cde0",
+    schema: {
+      "type": "record",
+      "name": "CameraHealth",
+      "namespace": "camguard.v1",
+      "doc": "Snapshot of one camera's health, on camera.health (compacted).",
+      "fields": [
+        {
+          "name": "camera_id",
+          "type": "string",
+          "doc": "Camera identifier; also the Kafka message key."
+        },
+        {
+          "name": "org_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Organisation owning the camera, if known.",
+          "default": null
+        },
+        {
+          "name": "online",
+          "type": "boolean",
+          "doc": "Whether the camera is considered online (with hysteresis)."
+        },
+        {
+          "name": "last_seen",
+          "type": [
+            "null",
+            {
+              "type": "long",
+              "logicalType": "timestamp-millis"
+            }
+          ],
+          "doc": "Last time a frame or event was seen, null if never.",
+          "default": null
+        },
+        {
+          "name": "frames_processed",
+          "type": "long",
+          "doc": "Frames processed since the camera was first seen."
+        },
+        {
+          "name": "errors_count",
+          "type": "long",
+          "doc": "Errors recorded since the camera was first seen."
+        },
+        {
+          "name": "avg_latency_ms",
+          "type": "double",
+          "doc": "Exponentially weighted average latency in milliseconds."
+        },
+        {
+          "name": "p95_latency_ms",
+          "type": "double",
+          "doc": "95th percentile latency in milliseconds, from a bounded histogram."
+        },
+        {
+          "name": "fps",
+          "type": "double",
+          "doc": "Frames per second over the recent window."
+        },
+        {
+          "name": "circuit_breaker_state",
+          "type": {
+            "type": "enum",
+            "name": "BreakerState",
+            "namespace": "camguard.v1",
+            "doc": "Circuit-breaker state.",
+            "symbols": [
+              "CLOSED",
+              "OPEN",
+              "HALF_OPEN"
+            ]
+          },
+          "doc": "State of the camera's circuit breaker."
+        },
+        {
+          "name": "observed_at",
+          "type": {
+            "type": "long",
+            "logicalType": "timestamp-millis"
+          },
+          "doc": "When this snapshot was taken."
+        }
+      ]
+    },
+  },
+  {
+    name: "DeadLetter",
+    version: "v1",
+    fingerprint: "edbc3107bba0645c",
+    schema: {
+      "type": "record",
+      "name": "DeadLetter",
+      "namespace": "camguard.v1",
+      "doc": "A message that could not be handled, on camguard.deadletter, with its raw bytes.",
+      "fields": [
+        {
+          "name": "topic",
+          "type": "string",
+          "doc": "Topic the message was read from."
+        },
+        {
+          "name": "partition",
+          "type": "int",
+          "doc": "Partition the message was read from."
+        },
+        {
+          "name": "offset",
+          "type": "long",
+          "doc": "Offset of the message."
+        },
+        {
+          "name": "key",
+          "type": [
+            "null",
+            "bytes"
+          ],
+          "doc": "Original key bytes.",
+          "default": null
+        },
+        {
+          "name": "value",
+          "type": [
+            "null",
+            "bytes"
+          ],
+          "doc": "Original value bytes, unchanged.",
+          "default": null
+        },
+        {
+          "name": "reason",
+          "type": "string",
+          "doc": "Machine-readable reason, e.g. unknown_fingerprint, truncated, not_avro, invalid."
+        },
+        {
+          "name": "detail",
+          "type": "string",
+          "doc": "Human-readable detail of the error."
+        },
+        {
+          "name": "consumer",
+          "type": "string",
+          "doc": "Agent or component that gave up on the message."
+        },
+        {
+          "name": "at",
+          "type": {
+            "type": "long",
+            "logicalType": "timestamp-millis"
+          },
+          "doc": "When the message was dead-lettered."
+        }
+      ]
+    },
+  },
+  {
+    name: "Frame",
+    version: "v1",
+    fingerprint: "9b95f17ea7a829df",
+    schema: {
+      "type": "record",
+      "name": "Frame",
+      "namespace": "camguard.v1",
+      "doc": "One camera frame as produced by a gateway to camera.frames.",
+      "fields": [
+        {
+          "name": "camera_id",
+          "type": "string",
+          "doc": "Camera identifier; also the Kafka message key."
+        },
+        {
+          "name": "org_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Organisation owning the camera, if known.",
+          "default": null
+        },
+        {
+          "name": "site_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Site the camera belongs to, if known.",
+          "default": null
+        },
+        {
+          "name": "captured_at",
+          "type": {
+            "type": "long",
+            "logicalType": "timestamp-millis"
+          },
+          "doc": "When the gateway captured the frame (epoch milliseconds, UTC)."
+        },
+        {
+          "name": "seq",
+          "type": "long",
+          "doc": "Per-camera sequence number assigned by the gateway, increasing by one."
+        },
+        {
+          "name": "encoding",
+          "type": {
+            "type": "enum",
+            "name": "FrameEncoding",
+            "namespace": "camguard.v1",
+            "doc": "Image coding of a frame's data.",
+            "symbols": [
+              "JPEG",
+              "PNG"
+            ]
+          },
+          "doc": "Image coding of data."
+        },
+        {
+          "name": "width",
+          "type": "int",
+          "doc": "Image width in pixels as declared by the gateway."
+        },
+        {
+          "name": "height",
+          "type": "int",
+          "doc": "Image height in pixels as declared by the gateway."
+        },
+        {
+          "name": "data",
+          "type": "bytes",
+          "doc": "The encoded image."
+        }
+      ]
+    },
+  },
+  {
+    name: "PolicyChange",
+    version: "v1",
+    fingerprint: "58875eb8eedd5eae",
+    schema: {
+      "type": "record",
+      "name": "PolicyChange",
+      "namespace": "camguard.v1",
+      "doc": "Audit record of a policy change, on service.policies.audit.",
+      "fields": [
+        {
+          "name": "key",
+          "type": "string",
+          "doc": "Policy key: service/policy_type/org_id or */camera_id or *."
+        },
+        {
+          "name": "operation",
+          "type": {
+            "type": "enum",
+            "name": "PolicyOperation",
+            "namespace": "camguard.v1",
+            "doc": "What was done.",
+            "symbols": [
+              "INSERT",
+              "UPDATE",
+              "DELETE"
+            ]
+          },
+          "doc": "What was done to the row."
+        },
+        {
+          "name": "old",
+          "type": [
+            "null",
+            {
+              "type": "record",
+              "name": "PolicyRecord",
+              "namespace": "camguard.v1",
+              "doc": "One service_policies row, on service.policies (compacted; null value = tombstone).",
+              "fields": [
+                {
+                  "name": "id",
+                  "type": "string",
+                  "doc": "Row id (UUID text)."
+                },
+                {
+                  "name": "service_name",
+                  "type": "string",
+                  "doc": "Service the policy is for."
+                },
+                {
+                  "name": "policy_type",
+                  "type": "string",
+                  "doc": "privacy, antitheft, resilience, health, or another type."
+                },
+                {
+                  "name": "org_id",
+                  "type": [
+                    "null",
+                    "string"
+                  ],
+                  "doc": "Organisation scope; null = global.",
+                  "default": null
+                },
+                {
+                  "name": "camera_id",
+                  "type": [
+                    "null",
+                    "string"
+                  ],
+                  "doc": "Camera scope; null = every camera of the scope above.",
+                  "default": null
+                },
+                {
+                  "name": "site_id",
+                  "type": [
+                    "null",
+                    "string"
+                  ],
+                  "doc": "Site scope, if any.",
+                  "default": null
+                },
+                {
+                  "name": "class_id",
+                  "type": [
+                    "null",
+                    "string"
+                  ],
+                  "doc": "Class scope, if any.",
+                  "default": null
+                },
+                {
+                  "name": "version",
+                  "type": "long",
+                  "doc": "Row version; a lower version than the one held is ignored."
+                },
+                {
+                  "name": "config",
+                  "type": "string",
+                  "doc": "Policy configuration as JSON text, or ciphertext when encryption is on."
+                },
+                {
+                  "name": "encrypted",
+                  "type": "boolean",
+                  "doc": "True when config is AES-GCM ciphertext (keyid:nonce:ciphertext, base64).",
+                  "default": false
+                },
+                {
+                  "name": "updated_at",
+                  "type": {
+                    "type": "long",
+                    "logicalType": "timestamp-millis"
+                  },
+                  "doc": "When the row was last updated."
+                }
+              ]
+            }
+          ],
+          "doc": "The record before the change.",
+          "default": null
+        },
+        {
+          "name": "new",
+          "type": [
+            "null",
+            "camguard.v1.PolicyRecord"
+          ],
+          "doc": "The record after the change; null for DELETE.",
+          "default": null
+        },
+        {
+          "name": "actor",
+          "type": "string",
+          "doc": "Who made the change: webhook, cli:<user>, sync."
+        },
+        {
+          "name": "at",
+          "type": {
+            "type": "long",
+            "logicalType": "timestamp-millis"
+          },
+          "doc": "When the change was accepted."
+        }
+      ]
+    },
+  },
+  {
+    name: "PolicyRecord",
+    version: "v1",
+    fingerprint: "efa976014f952e93",
+    schema: {
+      "type": "record",
+      "name": "PolicyRecord",
+      "namespace": "camguard.v1",
+      "doc": "One service_policies row, on service.policies (compacted; null value = tombstone).",
+      "fields": [
+        {
+          "name": "id",
+          "type": "string",
+          "doc": "Row id (UUID text)."
+        },
+        {
+          "name": "service_name",
+          "type": "string",
+          "doc": "Service the policy is for."
+        },
+        {
+          "name": "policy_type",
+          "type": "string",
+          "doc": "privacy, antitheft, resilience, health, or another type."
+        },
+        {
+          "name": "org_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Organisation scope; null = global.",
+          "default": null
+        },
+        {
+          "name": "camera_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Camera scope; null = every camera of the scope above.",
+          "default": null
+        },
+        {
+          "name": "site_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Site scope, if any.",
+          "default": null
+        },
+        {
+          "name": "class_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Class scope, if any.",
+          "default": null
+        },
+        {
+          "name": "version",
+          "type": "long",
+          "doc": "Row version; a lower version than the one held is ignored."
+        },
+        {
+          "name": "config",
+          "type": "string",
+          "doc": "Policy configuration as JSON text, or ciphertext when encryption is on."
+        },
+        {
+          "name": "encrypted",
+          "type": "boolean",
+          "doc": "True when config is AES-GCM ciphertext (keyid:nonce:ciphertext, base64).",
+          "default": false
+        },
+        {
+          "name": "updated_at",
+          "type": {
+            "type": "long",
+            "logicalType": "timestamp-millis"
+          },
+          "doc": "When the row was last updated."
+        }
+      ]
+    },
+  },
 ];
