@@ -6,6 +6,7 @@ import faust
 
 from streams.app import CamguardApp, build_app
 from streams.settings import Settings
+from streams.web import dashboard as dashboard_views
 from streams.web import health as health_views
 from streams.web import metrics as metrics_views
 
@@ -15,6 +16,7 @@ def build_worker(settings: Settings) -> CamguardApp:
     cg = build_app(settings)
     health_views.install(cg)
     metrics_views.install(cg)
+    dashboard_views.install(cg)
     return cg
 
 
