@@ -1,1 +1,27 @@
+"""Ingest resilience: a memory + disk ResilienceQueue and the ResilientProducer on top of it."""
 
+from streams.spool.config import Backpressure, FsyncPolicy, Persistence, QueueConfig
+from streams.spool.exceptions import (
+    DiskFullError,
+    ItemTooLargeError,
+    QueueClosedError,
+    QueueFullError,
+    SpoolError,
+)
+from streams.spool.queue import QueueItem, ResilienceQueue
+from streams.spool.stats import QueueStats
+
+__all__ = [
+    "Backpressure",
+    "DiskFullError",
+    "FsyncPolicy",
+    "ItemTooLargeError",
+    "Persistence",
+    "QueueClosedError",
+    "QueueConfig",
+    "QueueFullError",
+    "QueueItem",
+    "QueueStats",
+    "ResilienceQueue",
+    "SpoolError",
+]
