@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         default=None, description="keyid:base64(32 bytes)[,keyid:...] for AES-GCM policy configs"
     )
     policy_cache_ttl_s: float = Field(default=60.0, gt=0)
+    policy_admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that may read plaintext policies on GET /policies when "
+        "CAMGUARD_POLICY_KEY is set",
+    )
 
     # --- anonymization -------------------------------------------------------------------
     models_dir: Path = Field(default_factory=lambda: default_cache_dir() / "models")
