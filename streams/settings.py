@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_recovery_timeout_s: float = Field(default=60.0, gt=0)
     breaker_success_threshold: int = Field(default=3, ge=1)
+    breaker_failure_rate_threshold: float | None = Field(default=None, gt=0, le=1)
+    breaker_window_size: int = Field(default=20, ge=1)
+    breaker_min_calls: int = Field(default=10, ge=1)
+    breaker_slow_call_ms: float | None = Field(default=None, gt=0)
+    breaker_backoff_multiplier: float = Field(default=2.0, ge=1)
+    breaker_max_recovery_timeout_s: float = Field(default=600.0, gt=0)
+    breaker_jitter_ratio: float = Field(default=1.0, ge=0, le=1, description="1 = full jitter")
+    breaker_half_open_max_probes: int = Field(default=1, ge=1)
+    store_batch_size: int = Field(default=500, ge=1, description="cameras rows per upsert")
+    store_max_pending: int = Field(default=100_000, ge=1)
+    store_backoff_max_s: float = Field(default=30.0, gt=0)
     max_clock_skew_s: float = Field(
         default=24 * 3600.0, gt=0, description="Event timestamps further off are dead-lettered"
     )
