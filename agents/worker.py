@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import faust
 
+from agents import policies as policy_agents
 from streams.app import CamguardApp, build_app
 from streams.settings import Settings
 from streams.web import dashboard as dashboard_views
 from streams.web import health as health_views
 from streams.web import metrics as metrics_views
+from streams.web import policies as policy_views
 
 
 def build_worker(settings: Settings) -> CamguardApp:
@@ -17,6 +19,8 @@ def build_worker(settings: Settings) -> CamguardApp:
     health_views.install(cg)
     metrics_views.install(cg)
     dashboard_views.install(cg)
+    policy_agents.install(cg)
+    policy_views.install(cg)
     return cg
 
 
