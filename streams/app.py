@@ -24,6 +24,7 @@ import faust
 
 from streams.codec import AvroCodec
 from streams.policy.table import declare_policy_table
+from streams.resilience.tables import declare_resilience_tables
 from streams.settings import Settings
 
 FRAMES = "camera.frames"
@@ -155,6 +156,11 @@ def _declare_tables(app: faust.App, settings: Settings, topics: Topics) -> Table
     # policy and applies changes as they arrive (no restart).
     tables.by_name["policies"] = declare_policy_table(app, settings, topics.policies)
     # --- end policies ----------------------------------------------------------------------
+    # --- resilience (owner: streams/resilience, agents/events.py, agents/breakers.py) -------
+    # Tables "breakers" and "camera_health": changelog-backed, keyed by camera_id, with
+    # topic_partitions partitions (co-partitioned with camera.frames / camera.events).
+    tables.by_name.update(declare_resilience_tables(app, settings))
+    # --- end resilience --------------------------------------------------------------------
     return tables
 
 

@@ -52,3 +52,17 @@ class UnknownBreakerError(ResilienceError):
 
     reason = "unknown_breaker"
     status = 404
+
+
+class InvalidEventError(ResilienceError):
+    """A camera event cannot be folded into health (bad timestamp, negative latency, ...).
+
+    The event is dead-lettered with this ``reason``; fix the producer (its clock, or the
+    latency it measures). ``max_clock_skew_s`` sets how far timestamps may be off.
+    """
+
+    status = 422
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason

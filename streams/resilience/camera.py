@@ -1,0 +1,169 @@
+"""One camera's breaker and health, updated together from a ``CameraEvent`` (pure).
+
+The events agent decodes a record, calls :func:`observation_from_record` (which refuses bad
+input with :class:`InvalidEventError`, dead-lettered by the agent) and then
+:func:`apply_observation`. The frames path asks :func:`admit_frame` before working on a frame
+and reports with :func:`apply_frame_outcome`. Kinds map onto the breaker as the
+``CameraEvent`` schema says: FRAME_OK and HEARTBEAT are successes, FRAME_ERROR and ERROR are
+failures, CONNECTED and DISCONNECTED only touch health.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from streams.resilience.breaker import (
+    Acquire,
+    Admission,
+    BreakerEvent,
+    BreakerState,
+    CircuitBreakerConfig,
+    Failure,
+    Success,
+    Transition,
+    admission,
+    step,
+)
+from streams.resilience.exceptions import InvalidEventError
+from streams.resilience.health import (
+    EventKind,
+    HealthConfig,
+    HealthState,
+    Observation,
+    observe,
+    rejection_reason,
+    with_breaker,
+)
+from streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Breaker and health thresholds for every camera, and the accepted clock skew."""
+
+    breaker: CircuitBreakerConfig = field(default_factory=CircuitBreakerConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    max_skew_s: float = 24 * 3600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CameraConfig:
+        """The configuration a worker runs with."""
+        breaker = CircuitBreakerConfig(
+            failure_threshold=settings.breaker_failure_threshold,
+            failure_rate_threshold=settings.breaker_failure_rate_threshold,
+            window_size=settings.breaker_window_size,
+            min_calls=settings.breaker_min_calls,
+            slow_call_threshold_ms=settings.breaker_slow_call_ms,
+            recovery_timeout_s=settings.breaker_recovery_timeout_s,
+            backoff_multiplier=settings.breaker_backoff_multiplier,
+            max_recovery_timeout_s=max(
+                settings.breaker_max_recovery_timeout_s, settings.breaker_recovery_timeout_s
+            ),
+            jitter_ratio=settings.breaker_jitter_ratio,
+            success_threshold=settings.breaker_success_threshold,
+            half_open_max_probes=settings.breaker_half_open_max_probes,
+        )
+        health = HealthConfig(
+            offline_after_s=settings.offline_after_s,
+            online_after_frames=settings.online_after_frames,
+        )
+        return cls(breaker, health, settings.max_clock_skew_s)
+
+
+@dataclass(frozen=True)
+class CameraUpdate:
+    """The result of one observation: both new states and the breaker's transitions."""
+
+    breaker: BreakerState
+    health: HealthState
+    transitions: tuple[Transition, ...]
+
+
+def _epoch_s(value: object) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value) / 1000.0
+    raise InvalidEventError("invalid", f"occurred_at is not a timestamp: {value!r}")
+
+
+def observation_from_record(
+    record: Mapping[str, Any], now: float, max_skew_s: float
+) -> Observation:
+    """The observation in a decoded ``CameraEvent``, or :class:`InvalidEventError`."""
+    at = _epoch_s(record["occurred_at"])
+    latency = record.get("latency_ms")
+    reason = rejection_reason(at, latency, now, max_skew_s)
+    if reason is not None:
+        detail = f"occurred_at={at:.3f} now={now:.3f} latency_ms={latency!r}"
+        raise InvalidEventError(reason, f"{record.get('camera_id')!r}: {reason} ({detail})")
+    return Observation(EventKind(record["kind"]), at, latency, record.get("org_id"))
+
+
+def breaker_event(obs: Observation, error: str | None = None) -> BreakerEvent | None:
+    """What ``obs`` means to the camera's breaker, if anything."""
+    if obs.kind in (EventKind.FRAME_OK, EventKind.HEARTBEAT):
+        return Success(obs.latency_ms)
+    if obs.kind in (EventKind.FRAME_ERROR, EventKind.ERROR):
+        return Failure((error or obs.kind.value.lower())[:200])
+    return None
+
+
+def apply_observation(
+    breaker: BreakerState,
+    health: HealthState,
+    obs: Observation,
+    now: float,
+    config: CameraConfig,
+    rng: random.Random,
+    error: str | None = None,
+) -> CameraUpdate:
+    """Fold ``obs`` into the camera's breaker (at ``now``) and health."""
+    moves: tuple[Transition, ...] = ()
+    event = breaker_event(obs, error)
+    if event is not None:
+        breaker, moves = step(breaker, event, now, config.breaker, rng)
+    health = with_breaker(observe(health, obs, config.health), breaker.state)
+    return CameraUpdate(breaker, health, moves)
+
+
+def admit_frame(
+    breaker: BreakerState, now: float, config: CameraConfig, rng: random.Random
+) -> tuple[Admission, BreakerState, tuple[Transition, ...]]:
+    """Ask the camera's breaker whether a frame may be processed now (refusals are counted)."""
+    decision = admission(breaker, now, config.breaker)
+    breaker, moves = step(breaker, Acquire(), now, config.breaker, rng)
+    return decision, breaker, moves
+
+
+def apply_frame_outcome(
+    breaker: BreakerState,
+    health: HealthState,
+    ok: bool,
+    latency_ms: float | None,
+    now: float,
+    config: CameraConfig,
+    rng: random.Random,
+    error: str | None = None,
+) -> CameraUpdate:
+    """Record a processed frame's outcome like a FRAME_OK / FRAME_ERROR event at ``now``."""
+    kind = EventKind.FRAME_OK if ok else EventKind.FRAME_ERROR
+    obs = Observation(kind, now, latency_ms)
+    return apply_observation(breaker, health, obs, now, config, rng, error)
+
+
+def transition_record(camera_id: str, move: Transition) -> dict[str, Any]:
+    """The ``BreakerTransition`` Avro record of ``move`` (epoch milliseconds)."""
+    return {
+        "camera_id": camera_id,
+        "from_state": move.from_state.value,
+        "to_state": move.to_state.value,
+        "reason": move.reason,
+        "at": round(move.at * 1000),
+        "retry_after_ms": None if move.retry_after_s is None else round(move.retry_after_s * 1000),
+        "consecutive_failures": move.consecutive_failures,
+    }
