@@ -133,7 +133,8 @@ def _function(path: str, method: str, operation: Mapping[str, Any]) -> str:
         aliases.append(
             f"/** Parameters of {op_id}. */\nexport type {type_prefix}Params = {params};"
         )
-        args += f", params: {type_prefix}Params"
+        default = " = {}" if params.startswith("{ query?") and ";" not in params else ""
+        args += f", params: {type_prefix}Params{default}"
     query = "params.query" if params and "query" in params else "undefined"
     body = "params.body" if params and "body: " in params else "undefined"
     call = (

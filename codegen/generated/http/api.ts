@@ -7,6 +7,23 @@
  */
 
 export interface paths {
+    "/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Camera health dashboard (HTML) */
+        get: operations["getDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -58,6 +75,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Effective policies (global, or for ?org_id=&camera_id=) with provenance */
+        get: operations["getPolicies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -69,6 +103,23 @@ export interface paths {
         get: operations["getReadyz"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/supabase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Supabase database webhook for service_policies */
+        post: operations["postWebhooksSupabase"];
         delete?: never;
         options?: never;
         head?: never;
@@ -112,6 +163,78 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * PoliciesResponse
+         * @description Effective policies per policy_type, and where each value came from.
+         */
+        PoliciesResponse: {
+            /** Policies */
+            policies: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /** Provenance */
+            provenance: {
+                [key: string]: {
+                    [key: string]: components["schemas"]["ProvenanceModel"];
+                };
+            };
+            /** Versions */
+            versions: {
+                [key: string]: number | null;
+            };
+            /** Scope */
+            scope: {
+                [key: string]: string | null;
+            };
+            /**
+             * Flagged
+             * @description Unknown types, kept as raw JSON
+             */
+            flagged: string[];
+            /**
+             * Redacted
+             * @default false
+             */
+            redacted: boolean;
+            /**
+             * Ready
+             * @default true
+             */
+            ready: boolean;
+            /**
+             * Revision
+             * @default 0
+             */
+            revision: number;
+        };
+        /**
+         * ProvenanceModel
+         * @description Where one effective value came from: a row (id, version, key) or the defaults.
+         */
+        ProvenanceModel: {
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "default" | "global" | "org" | "site" | "camera";
+            /**
+             * Row Id
+             * @default null
+             */
+            row_id: string | null;
+            /**
+             * Version
+             * @default null
+             */
+            version: number | null;
+            /**
+             * Key
+             * @default null
+             */
+            key: string | null;
+        };
+        /**
          * Readiness
          * @description Whether the worker serves traffic: false while tables recover or partitions move.
          */
@@ -127,6 +250,53 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /**
+         * WebhookAccepted
+         * @description What the webhook did: produced (applied, deleted) or nothing (duplicate).
+         */
+        WebhookAccepted: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "applied" | "deleted" | "duplicate";
+            /** Keys */
+            keys: string[];
+            /**
+             * Version
+             * @default null
+             */
+            version: number | null;
+        };
+        /**
+         * WebhookRequest
+         * @description A Supabase database-webhook payload.
+         */
+        WebhookRequest: {
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "INSERT" | "UPDATE" | "DELETE";
+            /** Table */
+            table: string;
+            /** Schema */
+            schema: string;
+            /**
+             * Record
+             * @default null
+             */
+            record?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Old Record
+             * @default null
+             */
+            old_record?: {
+                [key: string]: unknown;
+            } | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -136,6 +306,26 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getDashboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Camera health dashboard (HTML) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
     getHealthz: {
         parameters: {
             query?: never;
@@ -196,6 +386,35 @@ export interface operations {
             };
         };
     };
+    getPolicies: {
+        parameters: {
+            query?: {
+                /** @description org_id of the scope to resolve for */
+                org_id?: string;
+                /** @description camera_id of the scope to resolve for */
+                camera_id?: string;
+                /** @description site_id of the scope to resolve for */
+                site_id?: string;
+                /** @description class_id of the scope to resolve for */
+                class_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Effective policies (global, or for ?org_id=&camera_id=) with provenance */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoliciesResponse"];
+                };
+            };
+        };
+    };
     getReadyz: {
         parameters: {
             query?: never;
@@ -216,6 +435,65 @@ export interface operations {
             };
             /** @description not ready yet (tables recovering) */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    postWebhooksSupabase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Supabase database webhook for service_policies */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAccepted"];
+                };
+            };
+            /** @description not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or wrong secret or signature, or a stale timestamp */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description replayed request, or an older version than the one held */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description wrong table/schema/type, or an invalid config */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

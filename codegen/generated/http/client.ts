@@ -71,6 +71,19 @@ function segment(value: string | number): string {
   return encodeURIComponent(String(value));
 }
 
+/** Result of getDashboard. */
+export type GetDashboardResult = string;
+
+/**
+ * Camera health dashboard (HTML)
+ *
+ * `GET /dashboard`
+ */
+export async function getDashboard(options: ClientOptions): Promise<GetDashboardResult> {
+  const response = await send(options, "getDashboard", "GET", "/dashboard", undefined, undefined);
+  return response.text();
+}
+
 /** Result of getHealthz. */
 export type GetHealthzResult = operations["getHealthz"]["responses"][200]["content"]["application/json"];
 
@@ -110,6 +123,22 @@ export async function getOpenapiJson(options: ClientOptions): Promise<GetOpenapi
   return (await response.json()) as GetOpenapiJsonResult;
 }
 
+/** Result of getPolicies. */
+export type GetPoliciesResult = operations["getPolicies"]["responses"][200]["content"]["application/json"];
+
+/** Parameters of getPolicies. */
+export type GetPoliciesParams = { query?: NonNullable<operations["getPolicies"]["parameters"]["query"]> };
+
+/**
+ * Effective policies (global, or for ?org_id=&camera_id=) with provenance
+ *
+ * `GET /policies`
+ */
+export async function getPolicies(options: ClientOptions, params: GetPoliciesParams = {}): Promise<GetPoliciesResult> {
+  const response = await send(options, "getPolicies", "GET", "/policies", params.query, undefined);
+  return (await response.json()) as GetPoliciesResult;
+}
+
 /** Result of getReadyz. */
 export type GetReadyzResult = operations["getReadyz"]["responses"][200]["content"]["application/json"];
 
@@ -122,4 +151,25 @@ export type GetReadyzResult = operations["getReadyz"]["responses"][200]["content
 export async function getReadyz(options: ClientOptions): Promise<GetReadyzResult> {
   const response = await send(options, "getReadyz", "GET", "/readyz", undefined, undefined);
   return (await response.json()) as GetReadyzResult;
+}
+
+/** Result of postWebhooksSupabase. */
+export type PostWebhooksSupabaseResult = operations["postWebhooksSupabase"]["responses"][200]["content"]["application/json"];
+
+/** Parameters of postWebhooksSupabase. */
+export type PostWebhooksSupabaseParams = { body: operations["postWebhooksSupabase"]["requestBody"]["content"]["application/json"] };
+
+/**
+ * Supabase database webhook for service_policies
+ *
+ * `POST /webhooks/supabase`
+ * @throws {@link ApiError} 400: not JSON
+ * @throws {@link ApiError} 401: missing or wrong secret or signature, or a stale timestamp
+ * @throws {@link ApiError} 409: replayed request, or an older version than the one held
+ * @throws {@link ApiError} 413: body over the size limit
+ * @throws {@link ApiError} 422: wrong table/schema/type, or an invalid config
+ */
+export async function postWebhooksSupabase(options: ClientOptions, params: PostWebhooksSupabaseParams): Promise<PostWebhooksSupabaseResult> {
+  const response = await send(options, "postWebhooksSupabase", "POST", "/webhooks/supabase", undefined, params.body);
+  return (await response.json()) as PostWebhooksSupabaseResult;
 }

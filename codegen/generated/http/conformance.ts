@@ -11,5 +11,9 @@ type Assert<T extends true> = T;
 export type ModelsMatchOpenAPI = [
   Assert<Same<components["schemas"]["Liveness"], models.Liveness>>,
   Assert<Same<components["schemas"]["OpenAPIDocument"], models.OpenAPIDocument>>,
+  Assert<Same<components["schemas"]["PoliciesResponse"], models.PoliciesResponse>>,
+  Assert<Same<components["schemas"]["ProvenanceModel"], models.ProvenanceModel>>,
   Assert<Same<components["schemas"]["Readiness"], models.Readiness>>,
+  Assert<Same<components["schemas"]["WebhookAccepted"], models.WebhookAccepted>>,
+  Assert<Same<components["schemas"]["WebhookRequest"], models.WebhookRequest>>,
 ];

@@ -19,10 +19,47 @@ export interface OpenAPIDocument {
   [key: string]: unknown;
 }
 
+/** Effective policies per policy_type, and where each value came from. */
+export interface PoliciesResponse {
+  policies: Record<string, Record<string, unknown>>;
+  provenance: Record<string, Record<string, ProvenanceModel>>;
+  versions: Record<string, number | null>;
+  scope: Record<string, string | null>;
+  /** Unknown types, kept as raw JSON */
+  flagged: string[];
+  redacted: boolean;
+  ready: boolean;
+  revision: number;
+}
+
+/** Where one effective value came from: a row (id, version, key) or the defaults. */
+export interface ProvenanceModel {
+  scope: "default" | "global" | "org" | "site" | "camera";
+  row_id: string | null;
+  version: number | null;
+  key: string | null;
+}
+
 /** Whether the worker serves traffic: false while tables recover or partitions move. */
 export interface Readiness {
   ready: boolean;
   recovering: boolean;
   rebalancing: boolean;
   counters: Record<string, number>;
+}
+
+/** What the webhook did: produced (applied, deleted) or nothing (duplicate). */
+export interface WebhookAccepted {
+  status: "applied" | "deleted" | "duplicate";
+  keys: string[];
+  version: number | null;
+}
+
+/** A Supabase database-webhook payload. */
+export interface WebhookRequest {
+  type: "INSERT" | "UPDATE" | "DELETE";
+  table: string;
+  schema: string;
+  record?: Record<string, unknown> | null;
+  old_record?: Record<string, unknown> | null;
 }
