@@ -1,0 +1,202 @@
+"""Frames agent: ``camera.frames`` -> blur faces and plates -> ``camera.frames.anonymized``.
+
+Per batch (``stream.take_events`` with ``batch_max_frames`` / ``batch_window_s``, so frames of
+different cameras share one inference batch):
+
+1. decode each ``Frame`` (Avro); undecodable -> ``camguard.deadletter``;
+2. ask the breaker (:func:`breaker_allows`); refused frames are counted with their reason;
+3. resolve the privacy config (:func:`privacy_for`);
+4. decode JPEG/PNG, detect, blur, encode in the middleware's bounded pool (never on the loop);
+5. produce ``AnonymizedFrame`` (boxes, counts, detector, latency, fail_closed, policy_version),
+   or dead-letter frames that could not be anonymized and must not be published.
+
+Wiring points for other packages are the two functions below and :func:`install`'s arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from faust.types import EventT, StreamT
+from faust.web import Request, Response, View
+
+from streams.anonymize.blur import BlurConfig
+from streams.anonymize.exceptions import AnonymizeError
+from streams.anonymize.middleware import AnonymizationMiddleware, config_from_settings
+from streams.anonymize.records import anonymized_record, is_published, job_from_frame
+from streams.anonymize.runtime import apply_service_optimizations
+from streams.anonymize.stats import AnonymizerStats, LagMeter
+from streams.app import CamguardApp
+from streams.codec import CodecError
+from streams.deadletter import send_dead_letter
+from streams.exceptions import CamguardError
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "agents.frames"
+LAG_INTERVAL_S = 0.25
+
+BreakerCheck = Callable[[str], bool]
+PrivacyLookup = Callable[[str | None, str], tuple[BlurConfig, int | None]]
+
+
+def privacy_for(
+    org_id: str | None, camera_id: str, *, settings: Settings
+) -> tuple[BlurConfig, int | None]:
+    """The privacy config of a camera and the policy version to stamp on its frames.
+
+    Settings defaults for now (version None). To use the policy pipeline, pass
+    ``privacy=`` to :func:`install`, e.g. ``lambda o, c: _from_policy(*manager.effective_privacy(o,
+    c))`` where ``BlurConfig.model_validate(policy.model_dump())`` converts the PrivacyPolicy.
+    """
+    return config_from_settings(settings), None
+
+
+def breaker_allows(camera_id: str) -> bool:
+    """Hook for the per-camera circuit breaker: pass ``breaker=`` to :func:`install`
+    (``agents.breakers.breaker_allows``). Until then every frame is processed."""
+    return True
+
+
+@dataclass
+class FramesProcessor:
+    """One batch of frame events at a time; thin glue between Kafka and the middleware."""
+
+    cg: CamguardApp
+    middleware: AnonymizationMiddleware
+    privacy: PrivacyLookup
+    breaker: BreakerCheck
+    lag: LagMeter = field(default_factory=LagMeter)
+
+    async def handle(self, events: Sequence[EventT[Any]]) -> None:
+        accepted: list[tuple[EventT[Any], dict[str, Any], BlurConfig, int | None]] = []
+        for event in events:
+            try:
+                frame = self.cg.codec.decode_as("Frame", event.message.value or b"")
+            except CodecError as exc:
+                await send_dead_letter(self.cg, event.message, exc, CONSUMER)
+                continue
+            camera_id = frame["camera_id"]
+            if not self.breaker(camera_id):
+                self.cg.count("frames.refused.breaker_open")
+                continue
+            accepted.append((event, frame, *self._privacy(frame.get("org_id"), camera_id)))
+        if not accepted:
+            return
+        try:
+            results = await self.middleware.process_encoded(
+                [job_from_frame(frame, config) for _, frame, config, _ in accepted]
+            )
+        except AnonymizeError as exc:  # models missing, no provider: nothing can be anonymized
+            log.error("anonymizer unavailable (%s): dead-lettering %d frames", exc, len(accepted))
+            for event, *_ in accepted:
+                await send_dead_letter(self.cg, event.message, exc, CONSUMER)
+            return
+        detector = self.middleware.stats()["detector"] or "unknown"
+        for (event, frame, _, version), result in zip(accepted, results, strict=True):
+            if not is_published(result):
+                assert result.outcome.error is not None
+                await send_dead_letter(self.cg, event.message, result.outcome.error, CONSUMER)
+                continue
+            record = anonymized_record(frame, result, detector, version)
+            await self.cg.topics.anonymized.send(
+                key=frame["camera_id"].encode("utf-8"),
+                value=self.cg.codec.encode("AnonymizedFrame", record),
+            )
+            self.cg.count("frames.anonymized")
+            self.cg.count("frames.fail_closed", int(result.outcome.fail_closed))
+            self.cg.count("frames.faces", result.outcome.faces)
+            self.cg.count("frames.plates", result.outcome.plates)
+        self.cg.gauge("frames.batch_size", float(len(accepted)))
+        self.cg.gauge("frames.batch_latency_ms", results[0].latency_ms)
+
+    def _privacy(self, org_id: str | None, camera_id: str) -> tuple[BlurConfig, int | None]:
+        try:
+            return self.privacy(org_id, camera_id)
+        except CamguardError as exc:
+            # No policy answer: blur everything the detectors know, and fail closed.
+            log.warning("privacy lookup for %s failed (%s): blurring all kinds", camera_id, exc)
+            self.cg.count(f"frames.privacy_lookup_failed.{exc.reason}")
+            return BlurConfig(), None
+
+    def stats(self) -> AnonymizerStats:
+        info = self.middleware.stats()
+        return AnonymizerStats(
+            detector=info.get("detector"),
+            provider=info.get("provider"),
+            models=info.get("models", {}),
+            batch_size=info.get("batch_size", {}),
+            detection_max_side=info.get("detection_max_side"),
+            pool_size=info["pool_size"],
+            counters=info.get("counters", {}),
+            event_loop_lag_ms=self.lag.last_ms,
+            event_loop_lag_max_ms=self.lag.max_ms,
+        )
+
+
+async def measure_loop_lag(
+    cg: CamguardApp, meter: LagMeter, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Forever: sleep LAG_INTERVAL_S and record how late the loop woke up."""
+    while True:
+        start = clock()
+        await asyncio.sleep(LAG_INTERVAL_S)
+        lag = meter.observe(LAG_INTERVAL_S, clock() - start)
+        cg.gauge("event_loop_lag_ms", lag)
+        cg.gauge("event_loop_lag_max_ms", meter.max_ms)
+
+
+def install(
+    cg: CamguardApp,
+    middleware: AnonymizationMiddleware | None = None,
+    privacy: PrivacyLookup | None = None,
+    breaker: BreakerCheck = breaker_allows,
+) -> FramesProcessor:
+    """Register the frames agent, the lag monitor and ``GET /api/anonymizer`` on ``cg``."""
+    settings = cg.settings
+    apply_service_optimizations("frames", settings)
+    processor = FramesProcessor(
+        cg,
+        middleware or AnonymizationMiddleware(settings=settings),
+        privacy or partial(privacy_for, settings=settings),
+        breaker,
+    )
+
+    @cg.app.agent(cg.topics.frames, name="camguard.frames")
+    async def frames(stream: StreamT[bytes]) -> None:
+        batches: Any = stream  # faust.Stream; StreamT does not declare take_events
+        async for events in batches.take_events(
+            settings.batch_max_frames, within=settings.batch_window_s
+        ):
+            await processor.handle(events)
+
+    # app.task is untyped in faust; one typed alias instead of an ignore per decorator
+    add_task: Callable[[Callable[[], Awaitable[None]]], object] = cg.app.task
+
+    async def load_detectors() -> None:
+        try:
+            await processor.middleware.anonymizer()
+        except AnonymizeError as exc:
+            log.error("detectors not loaded (%s): %s; frames are dead-lettered", exc.reason, exc)
+            return
+        log.info("anonymizer ready: %s", processor.middleware.stats()["detector"])
+
+    async def loop_lag() -> None:
+        await measure_loop_lag(cg, processor.lag)
+
+    add_task(load_detectors)
+    add_task(loop_lag)
+
+    @cg.app.page("/api/anonymizer")
+    class AnonymizerView(View):
+        async def get(self, request: Request) -> Response:
+            return self.json(processor.stats().model_dump())
+
+    return processor
