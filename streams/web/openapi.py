@@ -261,11 +261,19 @@ def _route_key(path: str) -> str:
 
 
 def undescribed_pages(app: Any) -> list[str]:
-    """Paths of pages mounted on a Faust ``app`` that no described endpoint covers."""
+    """Paths of our pages mounted on a Faust ``app`` that no described endpoint covers.
+
+    Faust's own pages (stats, router, tables, index: views defined in ``faust.*``) are not ours
+    to describe.
+    """
     import_view_modules()
     described = {_route_key(e.path) for e in endpoints()}
-    mounted: Iterable[str] = app.web.views.keys()
-    return sorted(p for p in mounted if _route_key(p) not in described)
+    mounted: Mapping[str, Any] = app.web.views
+    return sorted(
+        path
+        for path, view in mounted.items()
+        if not type(view).__module__.startswith("faust.") and _route_key(path) not in described
+    )
 
 
 def service_version() -> str:
@@ -296,11 +304,15 @@ def export_service_contracts(app: Any, service_name: str, version: str) -> dict[
 
 
 def install(cg: CamguardApp) -> None:
-    """Serve GET /openapi.json on the app."""
-    service = cg.settings.service_name
+    """Serve GET /openapi.json on the worker's app."""
+    mount(cg.app, cg.settings.service_name)
+
+
+def mount(app: Any, service_name: str) -> None:
+    """Serve GET /openapi.json on a Faust ``app``: the same document ``make codegen`` commits."""
     version = service_version()
 
-    @cg.app.page("/openapi.json")
+    @app.page("/openapi.json")
     class OpenAPIView(View):
         async def get(self, request: Request) -> Response:
-            return self.json(export_service_contracts(cg.app, service, version)["schema"])
+            return self.json(export_service_contracts(app, service_name, version)["schema"])

@@ -1,4 +1,5 @@
-"""The TypeScript contract against the Python service, over a real broker.
+"""The TypeScript contracts against the Python service: Avro over a real broker, HTTP over a
+real Faust web server.
 
 Python produces one message of every record type with AvroCodec (aiokafka); the Node program
 (codegen/tests/roundtrip.ts, compiled with the project's tsc) decodes them with the generated
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import faust
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -27,6 +29,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from codegen.avro_schema import SchemaFile
 from codegen.avro_ts import compile_types
 from streams.codec import AvroCodec, SchemaCatalog
+from streams.devstack import free_port
+from streams.web import openapi as openapi_views
+from streams.web.openapi import export_service_contracts, service_version
 
 CODEGEN = Path(__file__).resolve().parents[2] / "codegen"
 MS = 1_700_000_000_000
@@ -337,3 +342,28 @@ def test_every_avro_type_compiles_and_matches_what_avsc_decodes(
     assert result["fingerprint"] == message[2:10].hex()
     assert result["value"] == EVERY_DECODED
     assert result["same_bytes"] is True
+
+
+async def test_the_typescript_client_reads_the_served_openapi_document(node_build: Path) -> None:
+    port = free_port()
+    app = faust.App(
+        "contracts-http", web_host="127.0.0.1", web_bind="127.0.0.1", web_port=port,
+        autodiscover=False,
+    )  # fmt: skip
+    openapi_views.mount(app, "camguard")
+    await app.web.start()
+    try:
+        node = await asyncio.create_subprocess_exec(
+            "node", str(node_build / "tests" / "http_client.js"),
+            "--base-url", f"http://127.0.0.1:{port}",
+            env=node_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, stderr = await asyncio.wait_for(node.communicate(), timeout=60)
+    finally:
+        await app.web.stop()
+    assert node.returncode == 0, stderr.decode()
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    # The same document `make codegen` commits (whether it is stale is `--check`'s business).
+    expected = export_service_contracts(None, "camguard", service_version())["schema"]
+    assert result["document"] == expected
+    assert result["refused"] == {"status": 404, "operationId": "getPolicies"}

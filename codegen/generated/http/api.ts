@@ -7,6 +7,57 @@
  */
 
 export interface paths {
+    "/api/breakers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Circuit breaker of every camera */
+        get: operations["getApiBreakers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cameras": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Health and breaker of every camera */
+        get: operations["getApiCameras"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cameras/{camera_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Health and breaker of one camera (routed to the worker that owns it) */
+        get: operations["getApiCamerasByCameraId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dashboard": {
         parameters: {
             query?: never;
@@ -130,6 +181,103 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * BreakerList
+         * @description Every camera breaker known to the workers that answered.
+         */
+        BreakerList: {
+            /** Breakers */
+            breakers: components["schemas"]["BreakerView"][];
+            /** Count */
+            count: number;
+            /** Partial */
+            partial: boolean;
+        };
+        /**
+         * BreakerView
+         * @description A camera's circuit breaker.
+         */
+        BreakerView: {
+            /** Camera Id */
+            camera_id: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "CLOSED" | "OPEN" | "HALF_OPEN";
+            /**
+             * Effective State
+             * @enum {string}
+             */
+            effective_state: "CLOSED" | "OPEN" | "HALF_OPEN";
+            /** Forced */
+            forced: boolean;
+            /** Consecutive Failures */
+            consecutive_failures: number;
+            /** Trips */
+            trips: number;
+            /** Retry At */
+            retry_at: string | null;
+            /** Changed At */
+            changed_at: string | null;
+            /** Successes */
+            successes: number;
+            /** Failures */
+            failures: number;
+            /** Rejected */
+            rejected: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * CameraList
+         * @description Every camera known to the workers that answered.
+         */
+        CameraList: {
+            /** Cameras */
+            cameras: components["schemas"]["CameraView"][];
+            /** Count */
+            count: number;
+            /** Partial */
+            partial: boolean;
+        };
+        /**
+         * CameraView
+         * @description A camera's health and breaker, as the worker owning it sees it now.
+         */
+        CameraView: {
+            /** Camera Id */
+            camera_id: string;
+            /** Org Id */
+            org_id: string | null;
+            /** Online */
+            online: boolean;
+            /** Last Seen */
+            last_seen: string | null;
+            /** Frames Processed */
+            frames_processed: number;
+            /** Errors Count */
+            errors_count: number;
+            /** Events */
+            events: number;
+            /** Avg Latency Ms */
+            avg_latency_ms: number;
+            /** P95 Latency Ms */
+            p95_latency_ms: number;
+            /** Fps */
+            fps: number;
+            /**
+             * Circuit Breaker State
+             * @enum {string}
+             */
+            circuit_breaker_state: "CLOSED" | "OPEN" | "HALF_OPEN";
+            /**
+             * Observed At
+             * Format: date-time
+             */
+            observed_at: string;
+            breaker: components["schemas"]["BreakerView"];
+        };
         /**
          * Liveness
          * @description The worker process answers.
@@ -306,6 +454,88 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getApiBreakers: {
+        parameters: {
+            query?: {
+                /** @description 'local': only this worker's cameras (used between workers) */
+                scope?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Circuit breaker of every camera */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BreakerList"];
+                };
+            };
+        };
+    };
+    getApiCameras: {
+        parameters: {
+            query?: {
+                /** @description 'local': only this worker's cameras (used between workers) */
+                scope?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Health and breaker of every camera */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraList"];
+                };
+            };
+        };
+    };
+    getApiCamerasByCameraId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Health and breaker of one camera (routed to the worker that owns it) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraView"];
+                };
+            };
+            /** @description no event was ever seen for this camera */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description partition not assigned */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     getDashboard: {
         parameters: {
             query?: never;

@@ -71,6 +71,56 @@ function segment(value: string | number): string {
   return encodeURIComponent(String(value));
 }
 
+/** Result of getApiBreakers. */
+export type GetApiBreakersResult = operations["getApiBreakers"]["responses"][200]["content"]["application/json"];
+
+/** Parameters of getApiBreakers. */
+export type GetApiBreakersParams = { query?: NonNullable<operations["getApiBreakers"]["parameters"]["query"]> };
+
+/**
+ * Circuit breaker of every camera
+ *
+ * `GET /api/breakers`
+ */
+export async function getApiBreakers(options: ClientOptions, params: GetApiBreakersParams = {}): Promise<GetApiBreakersResult> {
+  const response = await send(options, "getApiBreakers", "GET", "/api/breakers", params.query, undefined);
+  return (await response.json()) as GetApiBreakersResult;
+}
+
+/** Result of getApiCameras. */
+export type GetApiCamerasResult = operations["getApiCameras"]["responses"][200]["content"]["application/json"];
+
+/** Parameters of getApiCameras. */
+export type GetApiCamerasParams = { query?: NonNullable<operations["getApiCameras"]["parameters"]["query"]> };
+
+/**
+ * Health and breaker of every camera
+ *
+ * `GET /api/cameras`
+ */
+export async function getApiCameras(options: ClientOptions, params: GetApiCamerasParams = {}): Promise<GetApiCamerasResult> {
+  const response = await send(options, "getApiCameras", "GET", "/api/cameras", params.query, undefined);
+  return (await response.json()) as GetApiCamerasResult;
+}
+
+/** Result of getApiCamerasByCameraId. */
+export type GetApiCamerasByCameraIdResult = operations["getApiCamerasByCameraId"]["responses"][200]["content"]["application/json"];
+
+/** Parameters of getApiCamerasByCameraId. */
+export type GetApiCamerasByCameraIdParams = { path: operations["getApiCamerasByCameraId"]["parameters"]["path"] };
+
+/**
+ * Health and breaker of one camera (routed to the worker that owns it)
+ *
+ * `GET /api/cameras/{camera_id}`
+ * @throws {@link ApiError} 404: no event was ever seen for this camera
+ * @throws {@link ApiError} 503: partition not assigned
+ */
+export async function getApiCamerasByCameraId(options: ClientOptions, params: GetApiCamerasByCameraIdParams): Promise<GetApiCamerasByCameraIdResult> {
+  const response = await send(options, "getApiCamerasByCameraId", "GET", "/api/cameras/" + segment(params.path.camera_id), undefined, undefined);
+  return (await response.json()) as GetApiCamerasByCameraIdResult;
+}
+
 /** Result of getDashboard. */
 export type GetDashboardResult = string;
 

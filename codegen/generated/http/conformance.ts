@@ -9,6 +9,10 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
 
 export type ModelsMatchOpenAPI = [
+  Assert<Same<components["schemas"]["BreakerList"], models.BreakerList>>,
+  Assert<Same<components["schemas"]["BreakerView"], models.BreakerView>>,
+  Assert<Same<components["schemas"]["CameraList"], models.CameraList>>,
+  Assert<Same<components["schemas"]["CameraView"], models.CameraView>>,
   Assert<Same<components["schemas"]["Liveness"], models.Liveness>>,
   Assert<Same<components["schemas"]["OpenAPIDocument"], models.OpenAPIDocument>>,
   Assert<Same<components["schemas"]["PoliciesResponse"], models.PoliciesResponse>>,

@@ -4,6 +4,52 @@
 // camguard 0.1.0: HTTP models, generated from the OpenAPI document
 // by streams/web/openapi.py. Do not edit.
 
+/** Every camera breaker known to the workers that answered. */
+export interface BreakerList {
+  breakers: BreakerView[];
+  count: number;
+  partial: boolean;
+}
+
+/** A camera's circuit breaker. */
+export interface BreakerView {
+  camera_id: string;
+  state: "CLOSED" | "OPEN" | "HALF_OPEN";
+  effective_state: "CLOSED" | "OPEN" | "HALF_OPEN";
+  forced: boolean;
+  consecutive_failures: number;
+  trips: number;
+  retry_at: string | null;
+  changed_at: string | null;
+  successes: number;
+  failures: number;
+  rejected: Record<string, number>;
+}
+
+/** Every camera known to the workers that answered. */
+export interface CameraList {
+  cameras: CameraView[];
+  count: number;
+  partial: boolean;
+}
+
+/** A camera's health and breaker, as the worker owning it sees it now. */
+export interface CameraView {
+  camera_id: string;
+  org_id: string | null;
+  online: boolean;
+  last_seen: string | null;
+  frames_processed: number;
+  errors_count: number;
+  events: number;
+  avg_latency_ms: number;
+  p95_latency_ms: number;
+  fps: number;
+  circuit_breaker_state: "CLOSED" | "OPEN" | "HALF_OPEN";
+  observed_at: string;
+  breaker: BreakerView;
+}
+
 /** The worker process answers. */
 export interface Liveness {
   status: string;
