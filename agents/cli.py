@@ -5,6 +5,7 @@
     camguard postgres start|stop    a throwaway PostgreSQL with the Supabase schema
     camguard demo                   broker + worker + simulated cameras, end to end
     camguard models fetch|list      the pinned ONNX detectors (streams/anonymize/MODELS.md)
+    camguard policy set|get|delete|sync|keygen   service policies (agents/policy_cli.py)
 
 Other packages add their subcommands in :func:`build_parser` (one line each).
 """
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agents.models_cli import add_models_parser
+from agents.policy_cli import add_parser as add_policy_parser
 from streams.devstack import KAFKA_SCRIPT, PG_SCRIPT
 from streams.settings import Settings
 
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     add_models_parser(sub)
+    add_policy_parser(sub)
 
     demo = sub.add_parser("demo", help="run the whole pipeline locally")
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")

@@ -3,7 +3,7 @@
 A source feeds ``(key, value)`` messages of service.policies into ``apply`` (value ``None`` is
 a tombstone) and sets ``ready`` once it has delivered everything that existed when it started.
 In workers the Faust GlobalTable feeds the manager directly (streams/policy/table.py); a
-standalone process uses :class:`~streams.policy.kafka_source.KafkaPolicySource`; tests use the
+standalone process uses :class:`~streams.policy.kafka_io.KafkaPolicySource`; tests use the
 in-memory :class:`MemoryPolicySource`.
 """
 

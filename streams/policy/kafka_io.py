@@ -1,7 +1,8 @@
-"""Reading service.policies straight from Kafka (aiokafka), for processes without Faust.
+"""service.policies straight through aiokafka, for processes without Faust (CLI, tools).
 
-No consumer group: every partition is assigned and read from the beginning, so each reader
-sees the whole compacted topic, then follows it.
+Reading uses no consumer group: every partition is assigned and read from the beginning, so
+each reader sees the whole compacted topic, then follows it. Writing uses an idempotent
+producer with ``acks=all``.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.policy.sources import Apply
 
 POLICIES_TOPIC = "service.policies"
+AUDIT_TOPIC = "service.policies.audit"
 
 
 class KafkaPolicySource:
@@ -84,3 +86,32 @@ async def read_policy_topic(
     source = KafkaPolicySource(bootstrap_servers, topic, follow=False)
     await asyncio.wait_for(source.run(keep, asyncio.Event()), timeout_s)
     return latest
+
+
+class KafkaPolicySink:
+    """A :class:`~streams.policy.publish.PolicySink` over an idempotent aiokafka producer."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        policies_topic: str = POLICIES_TOPIC,
+        audit_topic: str = AUDIT_TOPIC,
+    ) -> None:
+        self.policies_topic = policies_topic
+        self.audit_topic = audit_topic
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all"
+        )
+
+    async def __aenter__(self) -> KafkaPolicySink:
+        await self.producer.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.producer.stop()
+
+    async def send_policy(self, key: str, value: bytes | None) -> None:
+        await self.producer.send_and_wait(self.policies_topic, key=key.encode(), value=value)
+
+    async def send_audit(self, key: str, value: bytes) -> None:
+        await self.producer.send_and_wait(self.audit_topic, key=key.encode(), value=value)
