@@ -4,6 +4,7 @@
  ├── ``SchemaDefinitionError``   an .avsc file is not a schema the compiler can map
  ├── ``IncompatibleSchemaError`` a schema change breaks FULL_TRANSITIVE compatibility
  ├── ``StaleGeneratedError``     codegen/generated/ does not match its sources
+ ├── ``TypeCheckError``          tsc --strict --noEmit failed
  └── ``ToolMissingError``        node or codegen/node_modules is missing
 """
 
@@ -65,3 +66,13 @@ class ToolMissingError(CodegenError):
     """
 
     reason = "tool_missing"
+
+
+class TypeCheckError(CodegenError):
+    """``tsc --strict --noEmit`` rejected the generated code, the runtime or the Node tests.
+
+    Read tsc's messages; a failure in generated/http/conformance.ts means models.ts and
+    openapi-typescript's api.ts disagree about a model (a bug in streams/web/openapi.py).
+    """
+
+    reason = "tsc"

@@ -10,19 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from codegen.exceptions import CodegenError, ToolMissingError
+from codegen.exceptions import CodegenError, ToolMissingError, TypeCheckError
 
 CODEGEN_DIR = Path(__file__).resolve().parent
-
-
-class TypeCheckError(CodegenError):
-    """``tsc --strict --noEmit`` rejected the generated code, the runtime or the Node tests.
-
-    Read tsc's messages; a failure in generated/http/conformance.ts means models.ts and
-    openapi-typescript's api.ts disagree about a model (a bug in streams/web/openapi.py).
-    """
-
-    reason = "tsc"
 
 
 def _node(script: Path, args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -28,6 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from codegen.avro_schema import SchemaFile
 from codegen.avro_ts import compile_types
+from codegen.generate import build_outputs, stale_outputs
 from streams.codec import AvroCodec, SchemaCatalog
 from streams.devstack import free_port
 from streams.web import openapi as openapi_views
@@ -367,3 +368,9 @@ async def test_the_typescript_client_reads_the_served_openapi_document(node_buil
     expected = export_service_contracts(None, "camguard", service_version())["schema"]
     assert result["document"] == expected
     assert result["refused"] == {"status": 404, "operationId": "getPolicies"}
+
+
+def test_generated_contracts_are_up_to_date() -> None:
+    _node()
+    stale = stale_outputs(build_outputs())
+    assert stale == [], f"codegen/generated is stale, run `make codegen` and commit: {stale}"
