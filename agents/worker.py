@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import faust
 
+from agents import events as event_agents
+from agents import health as health_agents
 from agents import policies as policy_agents
 from streams.app import CamguardApp, build_app
 from streams.settings import Settings
+from streams.web import cameras as camera_views
 from streams.web import dashboard as dashboard_views
 from streams.web import health as health_views
 from streams.web import metrics as metrics_views
@@ -21,6 +24,9 @@ def build_worker(settings: Settings) -> CamguardApp:
     dashboard_views.install(cg)
     policy_agents.install(cg)
     policy_views.install(cg)
+    event_agents.install(cg)
+    health_agents.install(cg)
+    camera_views.install(cg)
     return cg
 
 
