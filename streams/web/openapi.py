@@ -291,12 +291,13 @@ def export_service_contracts(app: Any, service_name: str, version: str) -> dict[
     """``{'schema': OpenAPI 3.1 dict, 'types': TypeScript source}`` for ``service_name``.
 
     Every view module in :data:`VIEW_PACKAGES` is imported first, so the document describes
-    every endpoint, installed or not. ``app`` (a Faust app, or None to skip the check) must not
-    serve pages that are not described: :class:`UndescribedEndpointError` lists them.
+    every endpoint, installed or not. ``app`` (a Faust app or a CamguardApp; None skips the
+    check) must not serve pages that are not described: :class:`UndescribedEndpointError` lists
+    them.
     """
     import_view_modules()
     if app is not None:
-        missing = undescribed_pages(app)
+        missing = undescribed_pages(app.app if isinstance(app, CamguardApp) else app)
         if missing:
             raise UndescribedEndpointError(missing)
     document = openapi_document(endpoints(), service_name, version, f"HTTP API of {service_name}")

@@ -179,3 +179,5 @@ def test_pages_served_but_not_described_are_refused() -> None:
 def test_every_page_the_worker_serves_is_described() -> None:
     worker = build_worker(Settings())
     assert undescribed_pages(worker.app) == []
+    contracts = export_service_contracts(worker, "camguard", "0.1.0")
+    assert "/openapi.json" in contracts["schema"]["paths"]
