@@ -13,6 +13,7 @@ from streams.web import cameras as camera_views
 from streams.web import dashboard as dashboard_views
 from streams.web import health as health_views
 from streams.web import metrics as metrics_views
+from streams.web import openapi as openapi_views
 from streams.web import policies as policy_views
 
 
@@ -27,6 +28,7 @@ def build_worker(settings: Settings) -> CamguardApp:
     event_agents.install(cg)
     health_agents.install(cg)
     camera_views.install(cg)
+    openapi_views.install(cg)
     return cg
 
 
