@@ -1,9 +1,12 @@
-"""Policy wiring of a worker: the GlobalTable "policies" keeps the PolicyManager current.
+"""Policy wiring of a worker.
 
-The table (declared in streams/app.py) hands every service.policies message to the manager as
-it arrives, on every worker. A record the manager refuses leaves the last known good policy in
-force and is dead-lettered once for the cluster: by the leader worker, and only for records
-that arrive live (a restart replays the compacted topic and must not dead-letter again).
+- The GlobalTable ``policies`` (declared in streams/app.py) hands every service.policies message
+  to this worker's PolicyManager as it arrives; a refused record leaves the last known good
+  policy in force there (counted as ``policies.rejected``).
+- The validator below dead-letters refused records once for the whole cluster: it consumes
+  service.policies in its own consumer group (``<app_id>-policy-validator``), so each partition
+  is checked by exactly one worker and committed offsets survive restarts. (Faust's GlobalTable
+  gives every worker every partition, and the leader topic is disabled, so neither can elect.)
 
 Agents read policies per message through :func:`policy_manager`::
 
@@ -12,11 +15,17 @@ Agents read policies per message through :func:`policy_manager`::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from streams.app import CamguardApp
+from aiokafka import AIOKafkaConsumer
+
+from streams.app import POLICIES, CamguardApp
+from streams.codec import CodecError
 from streams.deadletter import RawMessage, send_dead_letter
+from streams.policy.exceptions import PolicyError
 from streams.policy.manager import PolicyManager
+from streams.policy.records import decode_policy_message
 from streams.policy.table import policy_manager_of
 
 log = logging.getLogger(__name__)
@@ -28,16 +37,59 @@ def policy_manager(cg: CamguardApp) -> PolicyManager:
     return policy_manager_of(cg.tables.by_name["policies"])
 
 
+async def validate_batch(
+    cg: CamguardApp, manager: PolicyManager, messages: list[RawMessage]
+) -> int:
+    """Dead-letter every unusable message of ``messages``; return how many."""
+    refused = 0
+    for message in messages:
+        try:
+            decode_policy_message(manager.codec, message.key, message.value, manager.cipher)
+        except (PolicyError, CodecError) as exc:
+            refused += 1
+            await send_dead_letter(cg, message, exc, CONSUMER)
+    return refused
+
+
+async def run_validator(cg: CamguardApp, manager: PolicyManager) -> None:
+    """Consume service.policies in the validator group until cancelled."""
+    consumer = AIOKafkaConsumer(
+        POLICIES,
+        bootstrap_servers=cg.settings.bootstrap_servers,
+        group_id=f"{cg.settings.app_id}-policy-validator",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            for messages in batches.values():
+                await validate_batch(cg, manager, list(messages))
+            if batches:
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+
+
 def install(cg: CamguardApp) -> PolicyManager:
-    """Dead-letter refused policy records and count policy changes; return the manager."""
+    """Count refused records and changes, start the validator; return the manager."""
     table = cg.tables.by_name["policies"]
     manager = policy_manager_of(table)
 
     async def rejected(message: RawMessage, error: Exception) -> None:
         cg.count("policies.rejected")
-        if manager.ready.is_set() and cg.app.is_leader():
-            await send_dead_letter(cg, message, error, CONSUMER)
 
     table.on_rejected = rejected
     manager.on_change(lambda key, row: cg.count("policies.changes"))
+
+    async def policy_validator() -> None:
+        try:
+            await run_validator(cg, manager)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("policy validator stopped; refused records are no longer dead-lettered")
+
+    cg.app.task(policy_validator)
     return manager
