@@ -1,0 +1,74 @@
+"""A ``camguard worker`` subprocess for integration tests, and polling helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from streams.devstack import REPO_ROOT, free_port
+
+T = TypeVar("T")
+
+
+class Worker:
+    """A ``camguard worker`` subprocess with its own data directory and web port."""
+
+    def __init__(
+        self, env: dict[str, str], data_dir: Path, log: Path, loglevel: str = "warning"
+    ) -> None:
+        self.port = free_port()
+        self.log = log
+        argv = [sys.executable, "-m", "agents.cli", "worker", "--web-port", str(self.port)]
+        argv += ["--data-dir", str(data_dir), "-l", loglevel]
+        self._log_file = log.open("wb")
+        self.proc = subprocess.Popen(
+            argv, cwd=REPO_ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log_file.close()
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+def worker_env(bootstrap: str, **extra: str) -> dict[str, str]:
+    """The environment of a worker subprocess talking to ``bootstrap``."""
+    env = {**os.environ, "CAMGUARD_BROKER": f"kafka://{bootstrap}"}
+    env.update({f"CAMGUARD_{k.upper()}": v for k, v in extra.items()})
+    return env
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], within: float, what: str, interval: float = 0.25
+) -> T:
+    """Poll ``probe`` until it returns something other than None (no fixed sleeps)."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
