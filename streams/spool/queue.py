@@ -154,8 +154,8 @@ class ResilienceQueue:
         if self._closed:
             return
         self._closed = True
-        self._wake(self._items_event)
-        self._wake(self._space_event)
+        self._items_event = self._wake(self._items_event)
+        self._space_event = self._wake(self._space_event)
         if self._writer is not None:
             await self._spill(list(self._book.memory_entries()))
             await self._writer.close()
@@ -223,7 +223,7 @@ class ResilienceQueue:
             )
             self._next_seq += 1
             self._book.add(entry)
-            self._wake(self._items_event)
+            self._items_event = self._wake(self._items_event)
             if entry.tier is Tier.DISK and not await self._write(entry):
                 continue  # the disk refused it: placed again, without the disk
             self._totals["enqueued"] += 1
@@ -234,7 +234,7 @@ class ResilienceQueue:
         if placement is None:
             expired = self._book.expire(self._now_ms(), full=True)
             if expired:
-                await self._drop_entries(expired, "ttl_expired")
+                await self._dropped_settled(expired, "ttl_expired")
                 placement = self._place(size)
         return placement
 
@@ -313,7 +313,7 @@ class ResilienceQueue:
         while True:
             taken, expired = self._book.take(limit, self._now_ms())
             if expired:
-                await self._drop_entries(expired, "ttl_expired")
+                await self._dropped_settled(expired, "ttl_expired")
             if taken:
                 items = await self._materialise(taken)
                 if items:
@@ -374,7 +374,7 @@ class ResilienceQueue:
         back = self._book.requeue(self._in_flight(items))
         self._totals["nacked"] += len(back)
         if back:
-            self._wake(self._items_event)
+            self._items_event = self._wake(self._items_event)
 
     async def drop(self, items: Iterable[QueueItem], reason: str) -> None:
         """Give up on in-flight items (e.g. the sink rejected them for good), counted by reason."""
@@ -383,18 +383,21 @@ class ResilienceQueue:
     async def expire(self) -> int:
         """Drop pending items past their time to live; return how many."""
         expired = self._book.expire(self._now_ms())
-        await self._drop_entries(expired, "ttl_expired")
+        await self._dropped_settled(expired, "ttl_expired")
         return len(expired)
 
     async def _drop_entries(self, entries: list[Entry], reason: str) -> None:
-        done = self._book.settle(entries) if entries else []
+        await self._dropped_settled(self._book.settle(entries) if entries else [], reason)
+
+    async def _dropped_settled(self, done: list[Entry], reason: str) -> None:
+        """Count and release entries the book already settled (expired, evicted, corrupt)."""
         if done:
             self._dropped[reason] += len(done)
             await self._release(done, wait=False)
 
     async def _release(self, done: list[Entry], *, wait: bool) -> None:
         if done:
-            self._wake(self._space_event)
+            self._space_event = self._wake(self._space_event)
         locations = [e.location for e in done if e.location is not None]
         if locations and self._writer is not None and not self._closed:
             await self._writer.release(locations, wait=wait)
@@ -504,9 +507,10 @@ class ResilienceQueue:
         return round(self._clock() * 1000)
 
     @staticmethod
-    def _wake(event: asyncio.Event) -> None:
+    def _wake(event: asyncio.Event) -> asyncio.Event:
+        """Release everyone waiting on ``event`` (it stays set); later waiters get a new one."""
         event.set()
-        event.clear()
+        return asyncio.Event()
 
     @staticmethod
     async def _wait(event: asyncio.Event, seconds: float | None) -> None:
