@@ -11,11 +11,21 @@ import asyncio
 from collections.abc import Mapping
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.policy.exceptions import PolicyError
 from streams.policy.sources import Apply
 
 POLICIES_TOPIC = "service.policies"
 AUDIT_TOPIC = "service.policies.audit"
+
+
+class PolicyTopicMissingError(PolicyError):
+    """service.policies does not exist on the broker; run ``camguard kafka topics``."""
+
+    reason = "topic_missing"
+    status = 503
+    retriable = True
 
 
 class KafkaPolicySource:
@@ -34,10 +44,22 @@ class KafkaPolicySource:
         self.poll_timeout_ms = poll_timeout_ms
         self.follow = follow
 
+    async def _partitions(self) -> list[int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            [meta] = await admin.describe_topics([self.topic])
+        finally:
+            await admin.close()
+        partitions = sorted(int(p["partition"]) for p in meta.get("partitions", []))
+        if meta.get("error_code") or not partitions:
+            raise PolicyTopicMissingError(
+                f"topic {self.topic} not found; create it with `camguard kafka topics`"
+            )
+        return partitions
+
     async def _assign(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(self.topic) or set()
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(self.topic, p) for p in await self._partitions()]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends: Mapping[TopicPartition, int] = await consumer.end_offsets(tps)
@@ -73,19 +95,29 @@ class KafkaPolicySource:
             await consumer.stop()
 
 
+async def read_topic(
+    bootstrap_servers: str, topic: str, timeout_s: float = 30.0
+) -> list[tuple[str | None, bytes | None]]:
+    """Every message of ``topic`` up to its end offsets now, in order per partition."""
+    out: list[tuple[str | None, bytes | None]] = []
+
+    def keep(key: bytes | str | None, value: bytes | None) -> None:
+        out.append((key.decode("utf-8", "replace") if isinstance(key, bytes) else key, value))
+
+    source = KafkaPolicySource(bootstrap_servers, topic, follow=False)
+    await asyncio.wait_for(source.run(keep, asyncio.Event()), timeout_s)
+    return out
+
+
 async def read_policy_topic(
     bootstrap_servers: str, topic: str = POLICIES_TOPIC, timeout_s: float = 30.0
 ) -> dict[str, bytes | None]:
     """The latest value per key (None = tombstone) as the topic holds it now."""
-    latest: dict[str, bytes | None] = {}
-
-    def keep(key: bytes | str | None, value: bytes | None) -> None:
-        if key is not None:
-            latest[key.decode("utf-8", "replace") if isinstance(key, bytes) else key] = value
-
-    source = KafkaPolicySource(bootstrap_servers, topic, follow=False)
-    await asyncio.wait_for(source.run(keep, asyncio.Event()), timeout_s)
-    return latest
+    return {
+        key: value
+        for key, value in await read_topic(bootstrap_servers, topic, timeout_s)
+        if key is not None
+    }
 
 
 class KafkaPolicySink:
