@@ -77,9 +77,12 @@ class ReplayGuard:
             del self._seen[next(iter(self._seen))]
 
     def _purge(self, now_s: float) -> None:
-        expired = [sig for sig, until in self._seen.items() if until < now_s]
-        for sig in expired:
-            del self._seen[sig]
+        # Insertion order is expiry order (constant window), so expired entries lead.
+        while self._seen:
+            oldest = next(iter(self._seen))
+            if self._seen[oldest] >= now_s:
+                break
+            del self._seen[oldest]
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:

@@ -14,6 +14,7 @@ PolicyChange, applies it locally and answers 200; refusals are 4xx with ``{"erro
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -192,6 +193,7 @@ def install(cg: CamguardApp) -> PolicyManager:
     )
     token = settings.policy_admin_token.get_secret_value() if settings.policy_admin_token else None
     publisher = PolicyPublisher(FaustPolicySink(cg), manager.codec, manager.cipher)
+    serial = asyncio.Lock()
 
     @cg.app.page("/policies")
     class PoliciesView(View):
@@ -208,13 +210,17 @@ def install(cg: CamguardApp) -> PolicyManager:
                 body = await request.read()
                 verifier.check_size(None, body)
                 verifier.authenticate(request.headers, body, time.time())
-                plan = plan_change(parse_body(body), manager.book)
+                event = parse_body(body)
+                # One change at a time per worker: a concurrent duplicate sees the first one
+                # applied and is answered as a duplicate instead of being produced twice.
+                async with serial:
+                    plan = plan_change(event, manager.book)
+                    await publisher.publish_plan(plan, "webhook", int(time.time() * 1000))
+                    for key, row in plan.records:
+                        _ = manager.apply_tombstone(key) if row is None else manager.apply_row(row)
             except PolicyError as exc:
                 cg.count(f"policies.webhook.{exc.reason}")
                 return _error(self, exc)
-            await publisher.publish_plan(plan, "webhook", int(time.time() * 1000))
-            for key, row in plan.records:
-                _ = manager.apply_tombstone(key) if row is None else manager.apply_row(row)
             cg.count(f"policies.webhook.{plan.outcome.value}")
             last = plan.records[-1][1] if plan.records else None
             accepted = WebhookAccepted(
