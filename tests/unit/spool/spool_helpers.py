@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from streams.spool import ResilienceQueue
 
 
@@ -25,3 +28,12 @@ async def drain(queue: ResilienceQueue, batch: int = 7) -> list[bytes]:
         out.extend(item.value for item in items)
         await queue.ack(items)
     return out
+
+
+async def eventually(predicate: Callable[[], bool], within_s: float = 20.0) -> None:
+    """Poll ``predicate`` until it holds; fail after ``within_s`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
