@@ -2,7 +2,8 @@
 # Single-node KRaft Apache Kafka from Maven Central jars, for development and tests.
 #
 #   infra/kafka/kafka.sh fetch                  # jars into $CAMGUARD_CACHE/kafka-<version>/libs
-#   infra/kafka/kafka.sh start [--port P] [--dir D]   # format a temp log dir, start, wait ready
+#   infra/kafka/kafka.sh start [--port P] [--dir D] [--keep]   # format a log dir, start, wait ready
+#                                               # --keep: restart on an already formatted dir
 #   infra/kafka/kafka.sh stop  [--dir D]        # stop the broker by its PID file
 #   infra/kafka/kafka.sh status [--dir D]
 #
@@ -17,6 +18,7 @@ libs="$cache/kafka-$version/libs"
 port="${KAFKA_PORT:-9092}"
 dir="${KAFKA_DIR:-}"
 python="${PYTHON:-python3}"
+keep=0
 java="${JAVA:-java}"   # JAVA=/path/to/jdk17/bin/java selects another JDK
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
@@ -45,6 +47,7 @@ parse() {
     case "$1" in
       --port) port="$2"; shift 2;;
       --dir) dir="$2"; shift 2;;
+      --keep) keep=1; shift;;
       *) die "unknown option $1";;
     esac
   done
@@ -61,8 +64,10 @@ start() {
   "$python" "$here/probe.py" free "$port" || die "port $port is already taken on 127.0.0.1; choose another with --port or KAFKA_PORT"
   local cport
   cport="$("$python" "$here/probe.py" pick)"
-  rm -rf "$dir"; mkdir -p "$dir/logs" "$dir/data"
-  cat > "$dir/server.properties" <<PROPS
+  local fresh=1  # --keep on a formatted dir: same config and data, the broker just restarts
+  if [ "$keep" = 1 ] && [ -f "$dir/data/meta.properties" ]; then fresh=0; fi
+  [ "$fresh" = 0 ] || rm -rf "$dir"; mkdir -p "$dir/logs" "$dir/data"
+  [ "$fresh" = 0 ] || cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
@@ -97,9 +102,11 @@ PROPS
   local jopts=(-Xms"${KAFKA_HEAP:-512m}" -Xmx"${KAFKA_HEAP:-512m}" -XX:+UseG1GC -Djava.awt.headless=true
                -Dlog4j.configuration="file:$dir/log4j.properties")
   local cluster
+  if [ "$fresh" = 1 ]; then
   cluster="$("$java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
   "$java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
     > "$dir/logs/format.log" 2>&1 || { cat "$dir/logs/format.log" >&2; die "formatting KRaft storage failed"; }
+  fi
   nohup "$java" -cp "$cp" "${jopts[@]}" kafka.Kafka "$dir/server.properties" \
     > "$dir/logs/stdout.log" 2>&1 < /dev/null &
   echo $! > "$dir/kafka.pid"
