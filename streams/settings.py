@@ -107,8 +107,16 @@ class Settings(BaseSettings):
 
     # --- gateway spool -------------------------------------------------------------------
     spool_dir: Path = Field(default=Path("var/spool"))
-    spool_key: SecretStr | None = None
+    spool_key: SecretStr | None = Field(
+        default=None, description="base64(16|24|32 bytes)[,keyid:base64...]: AES-GCM at rest"
+    )
     gateway_port: int = 6067
+    gateway_host: str = "127.0.0.1"
+    spool_fsync: Literal["always", "interval", "never"] = "interval"
+    spool_fsync_interval_ms: int = Field(default=200, ge=1)
+    spool_memory_items: int = Field(default=1000, ge=1, description="items held in memory")
+    spool_max_disk_bytes: int = Field(default=2 * 1024**3, ge=1)
+    spool_ttl_s: float = Field(default=300.0, gt=0, description="frames older are dropped")
 
     @property
     def bootstrap_servers(self) -> str:

@@ -52,3 +52,80 @@ def describe(endpoint: Endpoint) -> Endpoint:
 def endpoints() -> list[Endpoint]:
     """Every registered endpoint, sorted by path then method."""
     return [_REGISTRY[k] for k in sorted(_REGISTRY, key=lambda k: (k[1], k[0]))]
+
+
+# --- the gateway's own HTTP port (camguard gateway, Settings.gateway_port) -------------------
+# GET /metrics there serves the same Prometheus text format as the worker's (described above
+# by streams.web.metrics), with the camguard_gateway_* and camguard_spool_* families.
+
+
+class GatewayProducerStats(BaseModel):
+    """The gateway's Kafka producer: connection, breaker and delivery counters."""
+
+    sink_connected: bool
+    breaker_state: Literal["CLOSED", "OPEN", "HALF_OPEN"]
+    delivered_total: int
+    batches_total: int
+    retried_total: int
+    rejected_total: int
+    outages_total: int
+    last_error: str | None
+    last_delivery_ms: float | None
+
+
+class GatewayCameraStats(BaseModel):
+    """One camera served by the gateway."""
+
+    camera_id: str
+    source: str
+    connected: bool
+    frames_captured: int
+    frames_queued: int
+    frames_refused: int
+    errors: int
+    last_seq: int
+    fps: float
+    last_error: str | None
+
+
+class QueueStatsResponse(BaseModel):
+    """The gateway's ResilienceQueue (memory + disk spool), producer and cameras."""
+
+    name: str
+    memory_queue_size: int
+    disk_queue_size: int
+    total_queued: int
+    in_flight: int
+    memory_bytes: int
+    disk_bytes: int
+    disk_file_bytes: int
+    disk_segments: int
+    oldest_item_age_s: float | None
+    enqueued_total: int
+    dequeued_total: int
+    acked_total: int
+    nacked_total: int
+    spilled_total: int
+    drained_total: int
+    recovered_total: int
+    full_errors_total: int
+    sink_up: bool
+    disk_full: bool
+    durable: bool
+    dropped: dict[str, int]
+    dropped_total: int
+    quarantined: list[str]
+    truncated_bytes: int
+    producer: GatewayProducerStats
+    cameras: dict[str, GatewayCameraStats]
+
+
+describe(
+    Endpoint(
+        "GET",
+        "/queue/stats",
+        "Gateway queue: memory/disk sizes, bytes, oldest age, drops by reason, spill and drain",
+        QueueStatsResponse,
+        tags=("gateway",),
+    )
+)
