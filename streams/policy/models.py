@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streams.policy.exceptions import InvalidPolicyConfigError
 from streams.settings import Settings
+
+Channel = Annotated[int, Field(ge=0, le=255)]
 
 
 class PolicyModel(BaseModel):
@@ -42,8 +44,11 @@ class PrivacyPolicy(PolicyModel):
         default=True, description="Detection failure: anonymize the whole frame, never pass it"
     )
     fail_closed_action: Literal["blur", "drop"] = "blur"
-    face_score_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    plate_score_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    face_score_threshold: float = Field(default=0.4, gt=0.0, le=1.0)
+    plate_score_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    solid_color: tuple[Channel, Channel, Channel] = Field(
+        default=(0, 0, 0), strict=False, description="BGR fill of blur_mode solid"
+    )
 
 
 class AntitheftPolicy(PolicyModel):
@@ -164,6 +169,9 @@ def settings_defaults(settings: Settings) -> dict[str, dict[str, Any]]:
             "face_blur_enabled": settings.face_blur_enabled,
             "license_plate_blur_enabled": settings.license_plate_blur_enabled,
             "fail_closed": settings.fail_closed,
+            "fail_closed_action": settings.frame_failure_policy,
+            "face_score_threshold": settings.face_score_threshold,
+            "plate_score_threshold": settings.plate_score_threshold,
         },
         "resilience": {
             "failure_threshold": settings.breaker_failure_threshold,
