@@ -4,6 +4,7 @@
     camguard kafka start|stop|status|topics
     camguard postgres start|stop    a throwaway PostgreSQL with the Supabase schema
     camguard demo                   broker + worker + simulated cameras, end to end
+    camguard gateway --camera-id ID --source FILE|rtsp://...|synthetic   (agents/gateway_cli.py)
     camguard models fetch|list      the pinned ONNX detectors (streams/anonymize/MODELS.md)
     camguard policy set|get|delete|sync|keygen   service policies (agents/policy_cli.py)
 
@@ -19,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agents.gateway_cli import add_gateway_parser
 from agents.models_cli import add_models_parser
 from agents.policy_cli import add_parser as add_policy_parser
 from streams.devstack import KAFKA_SCRIPT, PG_SCRIPT
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dir", default=None)
         p.set_defaults(func=func)
 
+    add_gateway_parser(sub)
     add_models_parser(sub)
     add_policy_parser(sub)
 

@@ -1,0 +1,1 @@
+"""The camera gateway: frame sources, JPEG coding, Frame/CameraEvent production, stats web."""
