@@ -27,6 +27,8 @@ from streams.devstack import (
 @pytest.fixture(scope="session")
 def services_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="camguard-services-") as tmp:
+        # As root, pg.sh runs PostgreSQL as the 'postgres' user, who must reach the cluster dir.
+        os.chmod(tmp, 0o755)
         yield Path(tmp)
 
 

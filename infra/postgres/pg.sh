@@ -44,6 +44,8 @@ as_owner() {
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres 2>/dev/null \
       || die "running as root needs a 'postgres' user (useradd postgres)"
     chown -R postgres "$dir"
+    su postgres -s /bin/sh -c "test -x '$dir'" \
+      || die "user postgres cannot reach $dir: make its parent folders world-executable (chmod o+x)"
     su postgres -s /bin/sh -c "$(printf '%q ' "$@")"
   else
     "$@"
@@ -56,7 +58,7 @@ start() {
   if [ -f "$dir/data/postmaster.pid" ] && as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     echo "pg.sh: already running on 127.0.0.1:$port"; return 0
   fi
-  if ! python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', $port))" 2>/dev/null; then
+  if ! python3 "$here/../kafka/probe.py" free "$port"; then
     die "port $port is already taken on 127.0.0.1; choose another with --port or PG_PORT"
   fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
