@@ -24,12 +24,9 @@ PAD_RGB = (0, 0, 0)
 
 def preprocess(images_bgr: Sequence[Image], plans: Sequence[Letterbox]) -> FloatArray:
     """BGR frames (same canvas) to the network input ``[B, 3, H, W]`` float32 RGB."""
-    canvases = []
-    for image, plan in zip(images_bgr, plans, strict=True):
-        canvas = letterbox(image, plan, PAD_RGB)
-        canvases.append(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))
-    batch = np.stack(canvases).astype(np.float32)
-    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+    canvases = [letterbox(im, p, PAD_RGB) for im, p in zip(images_bgr, plans, strict=True)]
+    # one C++ pass: BGR->RGB, HWC->CHW, uint8->float32
+    return np.asarray(cv2.dnn.blobFromImages(canvases, 1.0, swapRB=True), dtype=np.float32)
 
 
 def decode_one(

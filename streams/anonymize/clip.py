@@ -116,7 +116,7 @@ def anonymize_clip(
                     target, _open_output(target, codec, rate, video.width, video.height)
                 )
                 for frames in _batches(source, video, batch):
-                    outcomes = anonymizer.anonymize(frames, [config] * len(frames))
+                    outcomes = anonymizer.anonymize(frames, [config] * len(frames), in_place=True)
                     _write_outcomes(writer, frames, outcomes, tally)
                 writer.flush()
         except av.error.FFmpegError as exc:

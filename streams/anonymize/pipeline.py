@@ -108,9 +108,13 @@ class Anonymizer:
         return found
 
     def anonymize(
-        self, frames: Sequence[Image], configs: Sequence[BlurConfig]
+        self, frames: Sequence[Image], configs: Sequence[BlurConfig], in_place: bool = False
     ) -> list[FrameOutcome]:
-        """Anonymize decoded frames (any of 1, 3, 4 channels); the inputs are not modified."""
+        """Anonymize decoded frames (any of 1, 3, 4 channels).
+
+        The inputs are not modified unless ``in_place`` (for frames the caller owns, e.g. just
+        decoded: saves a full-frame copy each).
+        """
         usable: dict[int, Image] = {}
         refused: dict[int, ImageError] = {}
         for i, frame in enumerate(frames):
@@ -133,7 +137,7 @@ class Anonymizer:
                 else:
                     found[i].extend(result)
         return [
-            self._finish(frames[i], refused.get(i), found[i], failed.get(i), configs[i])
+            self._finish(frames[i], refused.get(i), found[i], failed.get(i), configs[i], in_place)
             for i in range(len(frames))
         ]
 
@@ -144,6 +148,7 @@ class Anonymizer:
         found: list[Detection],
         failure: DetectionError | None,
         config: BlurConfig,
+        in_place: bool,
     ) -> FrameOutcome:
         if refused is not None:
             self._count(f"error.{refused.reason}")
@@ -157,7 +162,7 @@ class Anonymizer:
                 return FrameOutcome(None, fail_closed=True, error=failure)
             return FrameOutcome(anonymize_whole(frame, config), fail_closed=True, error=failure)
         self._count("frames")
-        return FrameOutcome(anonymize_regions(frame, found, config), tuple(found))
+        return FrameOutcome(anonymize_regions(frame, found, config, in_place), tuple(found))
 
     def anonymize_encoded(self, jobs: Sequence[EncodedJob]) -> list[EncodedOutcome]:
         """Decode (header checks first), anonymize as one batch, and encode each frame."""
@@ -180,7 +185,7 @@ class Anonymizer:
             decoded.append(image)
             index.append(i)
             sizes[i] = (header.width, header.height, header.encoding)
-        done = self.anonymize(decoded, [jobs[i].config for i in index])
+        done = self.anonymize(decoded, [jobs[i].config for i in index], in_place=True)
         outcomes.update(zip(index, done, strict=True))
         encoded: list[bytes] = []
         for i in range(len(jobs)):

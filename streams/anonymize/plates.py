@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from streams.anonymize.geometry import FloatArray, Image, Letterbox, letterbox, nms
@@ -61,9 +62,9 @@ def preprocess(images_bgr: Sequence[Image], plans: Sequence[Letterbox]) -> Float
 
     Padding is the mean colour, i.e. zero after subtraction.
     """
-    mean = np.asarray(MEAN_BGR, dtype=np.float32)
-    batch = np.stack([letterbox(im, p, MEAN_BGR) for im, p in zip(images_bgr, plans, strict=True)])
-    return np.ascontiguousarray((batch.astype(np.float32) - mean).transpose(0, 3, 1, 2))
+    canvases = [letterbox(im, p, MEAN_BGR) for im, p in zip(images_bgr, plans, strict=True)]
+    blob = cv2.dnn.blobFromImages(canvases, 1.0, mean=MEAN_BGR, swapRB=False)
+    return np.asarray(blob, dtype=np.float32)
 
 
 def decode_boxes(loc: FloatArray, prior: FloatArray) -> FloatArray:
