@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -101,6 +102,7 @@ async def _watch(bootstrap: str, stop_at: float | None, stats_url: str) -> dict[
 
 def run_demo(duration_s: float | None = None, cameras: int = 3) -> int:
     """Run the demo until Ctrl-C or ``duration_s``; exit status 0 when frames flowed."""
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # keep the running counts readable
     run_dir = Path(tempfile.mkdtemp(prefix="camguard-demo-"))
     stack = DemoStack()
     kafka_port = _pick_port(9092)
