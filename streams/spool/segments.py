@@ -108,6 +108,7 @@ class SegmentStore:
         self._active_fd: int | None = None
         self._ack_fd: int | None = None
         self._ack_size = 0
+        self._dirty_active = self._dirty_ack = False
         self.ack_errors = 0
 
     # --- open / close ------------------------------------------------------------------------
@@ -174,6 +175,7 @@ class SegmentStore:
             os.close(self._active_fd)
         previous = self._active
         self._active, self._active_fd = segment, fd
+        self._dirty_active = False
         self.adopt(segment, 0, set(), len(SEGMENT_MAGIC))
         if previous and self._live.get(previous) == 0:
             self._delete(previous)
@@ -237,13 +239,16 @@ class SegmentStore:
             raise
         self._sizes[self._active] = start + len(data)
         self._live[self._active] += len(chunk)
+        self._dirty_active = True
 
     def sync(self) -> None:
-        """fsync the segment being written and the ack log."""
-        if self._active_fd is not None:
-            os.fsync(self._active_fd)
-        if self._ack_fd is not None:
-            os.fsync(self._ack_fd)
+        """fdatasync what was written since the last sync (segment, ack log, or both)."""
+        if self._dirty_active and self._active_fd is not None:
+            os.fdatasync(self._active_fd)
+            self._dirty_active = False
+        if self._dirty_ack and self._ack_fd is not None:
+            os.fdatasync(self._ack_fd)
+            self._dirty_ack = False
 
     # --- releasing ---------------------------------------------------------------------------
 
@@ -252,6 +257,7 @@ class SegmentStore:
         if self._ack_fd is not None and pairs:
             try:
                 _write_all(self._ack_fd, encode_acks(pairs))
+                self._dirty_ack = True
                 self._ack_size += FRAME.size + 1 + 16 * len(pairs)
             except OSError as exc:
                 # Not fatal: the records are redelivered after a restart (at-least-once).
