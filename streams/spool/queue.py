@@ -190,7 +190,8 @@ class ResilienceQueue:
         ``FsyncPolicy.ALWAYS``). Raises :class:`ItemTooLargeError`, :class:`QueueFullError`
         (raise mode, or block mode past ``block_timeout_s``) and :class:`QueueClosedError`.
         """
-        await self.open()
+        if not self._opened:
+            await self.open()
         size = len(item) + (len(key) if key is not None else 0)
         if not 0 <= priority <= self.config.max_priority:
             raise ValueError(f"priority must be in 0..{self.config.max_priority}")
@@ -306,11 +307,12 @@ class ResilienceQueue:
         Waits up to ``wait_s`` seconds (None: until an item or close) when the queue is
         empty; returns an empty list then. Items stay in flight until acked or nacked.
         """
-        await self.open()
+        if not self._opened:
+            await self.open()
         limit = max_items or self.config.batch_size
         loop = asyncio.get_running_loop()
         deadline = None if wait_s is None else loop.time() + wait_s
-        while True:
+        while not self._closed:
             taken, expired = self._book.take(limit, self._now_ms())
             if expired:
                 await self._dropped_settled(expired, "ttl_expired")
@@ -322,9 +324,10 @@ class ResilienceQueue:
             if taken or expired:
                 continue  # something may have arrived while we awaited
             remaining = None if deadline is None else deadline - loop.time()
-            if self._closed or (remaining is not None and remaining <= 0):
+            if remaining is not None and remaining <= 0:
                 return []
             await self._wait(self._items_event, remaining)
+        return []
 
     async def _materialise(self, taken: list[Entry]) -> list[QueueItem]:
         values: dict[int, tuple[bytes | None, bytes]] = {}
