@@ -20,6 +20,7 @@ from typing import Any
 from streams.gateway.camera import CameraOptions, CameraSpec
 from streams.gateway.service import Gateway, GatewayConfig
 from streams.settings import Settings
+from streams.spool.exceptions import SpoolError
 
 
 def add_gateway_parser(sub: Any) -> None:
@@ -93,5 +94,10 @@ def run_gateway_command(args: argparse.Namespace) -> int:
         camera=CameraOptions(jpeg_quality=args.jpeg_quality, max_frames=args.max_frames),
         port=args.port,
     )
-    asyncio.run(_run(Settings(), config, args.duration))
+    try:
+        asyncio.run(_run(Settings(), config, args.duration))
+    except (SpoolError, ValueError) as exc:
+        # A locked spool, a bad CAMGUARD_SPOOL_KEY: say what to fix instead of a traceback.
+        print(f"camguard gateway: {exc}")
+        return 1
     return 0

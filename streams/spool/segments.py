@@ -103,6 +103,10 @@ class SegmentStore:
         self._live: dict[int, int] = {}
         self._acked: dict[int, set[int]] = {}
         self._sizes: dict[int, int] = {}
+        # Totals kept as plain ints: stats() reads them from the event loop thread while the
+        # executor thread changes the tables.
+        self.file_bytes = 0
+        self.segments = 0
         self._read_fds: dict[int, int] = {}
         self._active = 0
         self._active_fd: int | None = None
@@ -155,6 +159,8 @@ class SegmentStore:
         """Recovery registers a checked segment with its live count and settled offsets."""
         self._live[segment] = live
         self._acked[segment] = acked
+        self.file_bytes += size - self._sizes.get(segment, 0)
+        self.segments += segment not in self._sizes
         self._sizes[segment] = size
 
     def start_segment(self, segment: int) -> None:
@@ -238,6 +244,7 @@ class SegmentStore:
                 raise DiskFullError(self.queue_name, os.strerror(exc.errno or 0)) from exc
             raise
         self._sizes[self._active] = start + len(data)
+        self.file_bytes += len(data)
         self._live[self._active] += len(chunk)
         self._dirty_active = True
 
@@ -287,6 +294,9 @@ class SegmentStore:
         if fd is not None:
             os.close(fd)
         self.segment_path(segment).unlink(missing_ok=True)
+        if segment in self._sizes:
+            self.file_bytes -= self._sizes[segment]
+            self.segments -= 1
         for table in (self._live, self._acked, self._sizes):
             table.pop(segment, None)
 
@@ -350,15 +360,6 @@ class SegmentStore:
             fd = os.open(self.segment_path(segment), os.O_RDONLY)
             self._read_fds[segment] = fd
         return fd
-
-    @property
-    def file_bytes(self) -> int:
-        """Bytes of every segment file (live or not yet reclaimed)."""
-        return sum(self._sizes.values())
-
-    @property
-    def segments(self) -> int:
-        return len(self._sizes)
 
     def check_key(self, payload_prefix: bytes) -> None:
         """Raise :class:`SpoolKeyError` unless an encrypted body's key is configured."""
