@@ -133,6 +133,7 @@ class FramesProcessor:
             provider=info.get("provider"),
             models=info.get("models", {}),
             batch_size=info.get("batch_size", {}),
+            batch_latency_ms=info.get("batch_latency_ms", {}),
             detection_max_side=info.get("detection_max_side"),
             pool_size=info["pool_size"],
             counters=info.get("counters", {}),

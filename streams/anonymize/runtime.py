@@ -130,6 +130,8 @@ class ONNXOptimizer:
 
 
 _optimizers: dict[str, ONNXOptimizer] = {}
+BATCH_LATENCY_BUDGET_MS = 200.0
+CALIBRATION_FRAME = (720, 1280)
 
 
 def get_optimizer(settings: Settings | None = None) -> ONNXOptimizer:
@@ -169,6 +171,7 @@ class DetectorSet:
     plate: OnnxDetector
     provider: str
     versions: dict[str, str] = field(default_factory=dict)
+    calibration: dict[str, dict[int, float]] = field(default_factory=dict)
 
     def describe(self) -> str:
         """``centerface+clp_det@cpu``: the value of ``AnonymizedFrame.detector``."""
@@ -180,6 +183,10 @@ class DetectorSet:
             "provider": self.provider,
             "models": dict(self.versions),
             "batch_size": {"face": self.face.max_batch, "plate": self.plate.max_batch},
+            "batch_latency_ms": {
+                name: {str(size): round(ms, 2) for size, ms in measured.items()}
+                for name, measured in self.calibration.items()
+            },
             "detection_max_side": self.face.max_side,
         }
 
@@ -188,8 +195,18 @@ def _short(provider: str) -> str:
     return provider.removesuffix("ExecutionProvider").lower()
 
 
-def load_detectors(settings: Settings, optimizer: ONNXOptimizer | None = None) -> DetectorSet:
-    """Sessions for both models from the verified cache (``camguard models fetch`` first)."""
+def load_detectors(
+    settings: Settings,
+    optimizer: ONNXOptimizer | None = None,
+    calibrate: bool = True,
+    clock: Callable[[], float] = time.perf_counter,
+) -> DetectorSet:
+    """Sessions for both models from the verified cache (``camguard models fetch`` first).
+
+    With ``calibrate`` each detector is timed at batch sizes 1, 2, 4 ... ``batch_max_frames``
+    on a 720p frame and keeps the size with the best throughput within
+    :data:`BATCH_LATENCY_BUDGET_MS` (this also builds TensorRT engines before traffic).
+    """
     optimizer = optimizer or get_optimizer(settings)
     made: dict[str, OnnxDetector] = {}
     active: list[str] = []
@@ -205,12 +222,28 @@ def load_detectors(settings: Settings, optimizer: ONNXOptimizer | None = None) -
             else settings.plate_score_threshold,
             max_batch=optimizer.get_device_config(model)["batch_size"],
         )
-    return DetectorSet(
+    loaded = DetectorSet(
         face=made["centerface"],
         plate=made["clp_det"],
         provider="+".join(dict.fromkeys(active)),
         versions={model: spec.version_tag for model, (spec, _) in MODEL_CODECS.items()},
     )
+    if calibrate:
+        sizes = batch_sizes(settings.batch_max_frames)
+        for detector in (loaded.face, loaded.plate):
+            loaded.calibration[detector.name] = calibrate_batch_size(
+                detector, CALIBRATION_FRAME, sizes, BATCH_LATENCY_BUDGET_MS, clock
+            )
+        log.info("batch sizes from measured latency: %s", loaded.calibration)
+    return loaded
+
+
+def batch_sizes(largest: int) -> list[int]:
+    """1, 2, 4 ... up to and including ``largest``."""
+    sizes = [1]
+    while sizes[-1] * 2 < largest:
+        sizes.append(sizes[-1] * 2)
+    return sorted({*sizes, max(1, largest)})
 
 
 def calibrate_batch_size(

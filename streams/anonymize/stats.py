@@ -20,6 +20,9 @@ class AnonymizerStats(BaseModel):
     provider: str | None = Field(default=None, description="active onnxruntime provider(s)")
     models: dict[str, str] = Field(default_factory=dict, description="model -> pinned version")
     batch_size: dict[str, int] = Field(default_factory=dict, description="per detector")
+    batch_latency_ms: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="detector -> batch size -> measured latency at start"
+    )
     detection_max_side: int | None = None
     pool_size: int
     counters: dict[str, int] = Field(default_factory=dict)
