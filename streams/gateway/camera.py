@@ -28,6 +28,7 @@ from streams.gateway.records import (
     frame_record,
 )
 from streams.gateway.sources import FrameSource, Image, encode_jpeg, open_source
+from streams.spool.exceptions import SpoolError
 from streams.spool.producer import ResilientProducer
 
 log = logging.getLogger(__name__)
@@ -128,9 +129,12 @@ class CameraWorker:
             attributes=attributes,
         )
         value = self.codec.encode("CameraEvent", record)
-        await self.producer.send(
-            EVENTS_TOPIC, value, key=self.spec.camera_id, priority=EVENT_PRIORITY
-        )
+        try:
+            await self.producer.send(
+                EVENTS_TOPIC, value, key=self.spec.camera_id, priority=EVENT_PRIORITY
+            )
+        except SpoolError as exc:  # full (raise mode) or closed: the event is lost, say so
+            log.warning("camera %s: %s event not queued: %s", self.spec.camera_id, kind, exc)
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -227,9 +231,14 @@ class CameraWorker:
         )
         value = self.codec.encode("Frame", record)
         self.status.last_seq = seq
-        if await self.producer.send(
-            FRAMES_TOPIC, value, key=self.spec.camera_id, priority=FRAME_PRIORITY
-        ):
+        try:
+            queued = await self.producer.send(
+                FRAMES_TOPIC, value, key=self.spec.camera_id, priority=FRAME_PRIORITY
+            )
+        except SpoolError as exc:
+            self._error(f"frame {seq} not queued: {exc}")
+            queued = False
+        if queued:
             self.status.frames_queued += 1
         else:
             self.status.frames_refused += 1

@@ -160,7 +160,7 @@ class Gateway:
         await self.producer.stop(drain_timeout_s)
         if self._runner is not None:
             await self._runner.cleanup()
-        self.executor.shutdown(wait=True)
+        await asyncio.to_thread(self.executor.shutdown, wait=True)  # a read may still block
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start, run until ``stop`` is set or every camera finished, then stop."""

@@ -21,6 +21,7 @@ happens in :class:`~streams.spool.segments.SegmentStore` on one executor thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections import Counter
@@ -44,6 +45,7 @@ from streams.spool.segments import NewRecord
 from streams.spool.stats import QueueStats
 from streams.spool.writer import SpoolWriter
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -280,8 +282,9 @@ class ResilienceQueue:
         header = RecordHeader(entry.seq, entry.priority, entry.enqueued_ms, entry.expires_ms)
         try:
             location = await self._writer.write(NewRecord(header, entry.key, entry.value))
-        except DiskFullError:
-            self._disk_blocked_until = self._clock() + self.config.disk_retry_s
+        except (DiskFullError, OSError) as exc:
+            # Full or failing disk (EIO): keep going without it for disk_retry_s.
+            self._disk_failed(exc)
             if entry.status is Status.PENDING:
                 self._book.settle([entry])
                 return False
@@ -447,8 +450,8 @@ class ResilienceQueue:
         spilled = 0
         for entry, result in zip(moving, results, strict=True):
             if isinstance(result, BaseException):
-                if isinstance(result, DiskFullError):
-                    self._disk_blocked_until = self._clock() + self.config.disk_retry_s
+                if isinstance(result, DiskFullError | OSError):
+                    self._disk_failed(result)
                 if entry.status is not Status.DONE:
                     self._book.move(entry, Tier.MEMORY)
                 continue
@@ -456,6 +459,11 @@ class ResilienceQueue:
             await self._stored(entry, result)
         self._totals["spilled"] += spilled
         return spilled
+
+    def _disk_failed(self, exc: BaseException) -> None:
+        if not self.disk_full:
+            log.warning("spool %s: disk write failed (%s); avoiding the disk", self.name, exc)
+        self._disk_blocked_until = self._clock() + self.config.disk_retry_s
 
     # --- introspection -----------------------------------------------------------------------
 
