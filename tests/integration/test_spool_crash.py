@@ -112,9 +112,9 @@ def test_sigkill_never_loses_what_was_acknowledged_as_durable(tmp_path: Path) ->
     durable: set[int] = set()
     acked: set[int] = set()
     attempted: set[int] = set()
-    for round_no in range(6):
+    for round_no in range(10):
         start = round_no * 1_000_000
-        lines = run_and_kill(tmp_path, start, lines_before_kill=40 + 53 * round_no)
+        lines = run_and_kill(tmp_path, start, lines_before_kill=30 + 47 * round_no)
         for line in lines:
             kind, *ids = line.split()
             (durable if kind == "E" else acked).update(int(i) for i in ids)
