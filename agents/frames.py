@@ -25,9 +25,10 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 from faust.web import Request, Response, View
+from pydantic import BaseModel, ValidationError
 
 from streams.anonymize.blur import BlurConfig
-from streams.anonymize.exceptions import AnonymizeError
+from streams.anonymize.exceptions import AnonymizeError, PrivacyConfigError
 from streams.anonymize.middleware import AnonymizationMiddleware, config_from_settings
 from streams.anonymize.records import anonymized_record, is_published, job_from_frame
 from streams.anonymize.runtime import apply_service_optimizations
@@ -53,10 +54,24 @@ def privacy_for(
     """The privacy config of a camera and the policy version to stamp on its frames.
 
     Settings defaults for now (version None). To use the policy pipeline, pass
-    ``privacy=`` to :func:`install`, e.g. ``lambda o, c: _from_policy(*manager.effective_privacy(o,
-    c))`` where ``BlurConfig.model_validate(policy.model_dump())`` converts the PrivacyPolicy.
+    ``privacy=privacy_from(manager.effective_privacy)`` to :func:`install`.
     """
     return config_from_settings(settings), None
+
+
+def privacy_from(
+    effective_privacy: Callable[[str | None, str | None], tuple[BaseModel, int | None]],
+) -> PrivacyLookup:
+    """Adapt ``PolicyManager.effective_privacy`` (PrivacyPolicy, version) to the agent's lookup."""
+
+    def lookup(org_id: str | None, camera_id: str) -> tuple[BlurConfig, int | None]:
+        policy, version = effective_privacy(org_id, camera_id)
+        try:
+            return BlurConfig.model_validate(policy.model_dump()), version
+        except ValidationError as exc:
+            raise PrivacyConfigError(f"privacy policy v{version}: {exc}") from exc
+
+    return lookup
 
 
 def breaker_allows(camera_id: str) -> bool:

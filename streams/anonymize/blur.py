@@ -21,6 +21,7 @@ from streams.anonymize.geometry import Detection, Image
 BlurMode = Literal["gaussian", "pixelate", "solid"]
 MaskShape = Literal["box", "ellipse"]
 
+MIN_SCORE = 0.05
 _MAX_DIRECT_SIGMA = 6.0  # larger blurs run on a downscaled copy: same look, bounded cost
 
 
@@ -37,15 +38,17 @@ class BlurConfig(BaseModel):
     mask_margin: float = Field(default=0.1, ge=0.0, le=1.0)
     fail_closed: bool = True
     fail_closed_action: Literal["blur", "drop"] = "blur"
-    face_score_threshold: float = Field(default=0.4, gt=0.0, le=1.0)
-    plate_score_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    face_score_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    plate_score_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     solid_color: tuple[int, int, int] = (0, 0, 0)
 
     def wants(self, kind: str) -> bool:
         return self.face_blur_enabled if kind == "FACE" else self.license_plate_blur_enabled
 
     def threshold(self, kind: str) -> float:
-        return self.face_score_threshold if kind == "FACE" else self.plate_score_threshold
+        """The score threshold for ``kind``; never below MIN_SCORE (0 would box every pixel)."""
+        value = self.face_score_threshold if kind == "FACE" else self.plate_score_threshold
+        return max(value, MIN_SCORE)
 
 
 def expand(det: Detection, margin: float, height: int, width: int) -> tuple[int, int, int, int]:

@@ -15,6 +15,7 @@ Tree (every class derives from :class:`streams.exceptions.CamguardError`)::
     │   ├── SizeMismatchError
     │   └── DecompressionBombError
     ├── DetectionError              inference failed on a valid image (fail closed)
+    ├── PrivacyConfigError          a privacy policy that is no valid blur configuration
     └── ClipError                   a video could not be read or written
 
 ``reason`` is the short machine-readable reason written into dead-letter records and stats.
@@ -121,6 +122,15 @@ class DetectionError(AnonymizeError):
 
     reason = "detection_failed"
     retriable = True
+
+
+class PrivacyConfigError(AnonymizeError):
+    """A privacy policy's values do not make a valid blur configuration.
+
+    The frame is anonymized with every kind blurred and fail-closed; fix the policy row.
+    """
+
+    reason = "privacy_policy_invalid"
 
 
 class ClipError(AnonymizeError):
