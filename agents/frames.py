@@ -4,13 +4,14 @@ Per batch (``stream.take_events`` with ``batch_max_frames`` / ``batch_window_s``
 different cameras share one inference batch):
 
 1. decode each ``Frame`` (Avro); undecodable -> ``camguard.deadletter``;
-2. ask the breaker (:func:`breaker_allows`); refused frames are counted with their reason;
+2. ask the camera's breaker (agents/breakers.py); refusals are counted there with their reason,
+   and every processed frame's outcome (ok, latency, error reason) is recorded back;
 3. resolve the privacy config (:func:`privacy_for`);
 4. decode JPEG/PNG, detect, blur, encode in the middleware's bounded pool (never on the loop);
 5. produce ``AnonymizedFrame`` (boxes, counts, detector, latency, fail_closed, policy_version),
    or dead-letter frames that could not be anonymized and must not be published.
 
-Wiring points for other packages are the two functions below and :func:`install`'s arguments.
+Wiring points: :func:`privacy_for` / :func:`privacy_from` and :func:`install`'s arguments.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from faust.types import EventT, StreamT
 from faust.web import Request, Response, View
 from pydantic import BaseModel, ValidationError
 
+from agents import breakers
 from streams.anonymize.blur import BlurConfig
 from streams.anonymize.exceptions import AnonymizeError, PrivacyConfigError
 from streams.anonymize.middleware import AnonymizationMiddleware, config_from_settings
@@ -37,6 +39,7 @@ from streams.app import CamguardApp
 from streams.codec import CodecError
 from streams.deadletter import send_dead_letter
 from streams.exceptions import CamguardError
+from streams.resilience.exceptions import InvalidEventError
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,8 +47,11 @@ log = logging.getLogger(__name__)
 CONSUMER = "agents.frames"
 LAG_INTERVAL_S = 0.25
 
-BreakerCheck = Callable[[str], bool]
 PrivacyLookup = Callable[[str | None, str], tuple[BlurConfig, int | None]]
+# (camera_id, event) -> (allowed, reason); refusals are counted by the check itself
+BreakerCheck = Callable[[str, EventT[Any]], Awaitable[tuple[bool, str]]]
+# (camera_id, ok, latency_ms, error reason, event)
+OutcomeRecorder = Callable[[str, bool, float | None, str | None, EventT[Any]], Awaitable[None]]
 
 
 def privacy_for(
@@ -74,12 +80,6 @@ def privacy_from(
     return lookup
 
 
-def breaker_allows(camera_id: str) -> bool:
-    """Hook for the per-camera circuit breaker: pass ``breaker=`` to :func:`install`
-    (``agents.breakers.breaker_allows``). Until then every frame is processed."""
-    return True
-
-
 @dataclass
 class FramesProcessor:
     """One batch of frame events at a time; thin glue between Kafka and the middleware."""
@@ -88,6 +88,7 @@ class FramesProcessor:
     middleware: AnonymizationMiddleware
     privacy: PrivacyLookup
     breaker: BreakerCheck
+    record_outcome: OutcomeRecorder
     lag: LagMeter = field(default_factory=LagMeter)
 
     async def handle(self, events: Sequence[EventT[Any]]) -> None:
@@ -95,12 +96,15 @@ class FramesProcessor:
         for event in events:
             try:
                 frame = self.cg.codec.decode_as("Frame", event.message.value or b"")
-            except CodecError as exc:
+                camera_id = frame["camera_id"]
+                if event.message.key != camera_id.encode("utf-8"):
+                    # breaker state is written to the key's partition: it must be the camera's
+                    raise InvalidEventError("key_mismatch", f"key is not camera_id {camera_id!r}")
+            except (CodecError, InvalidEventError) as exc:
                 await send_dead_letter(self.cg, event.message, exc, CONSUMER)
                 continue
-            camera_id = frame["camera_id"]
-            if not self.breaker(camera_id):
-                self.cg.count("frames.refused.breaker_open")
+            allowed, _ = await self.breaker(camera_id, event)
+            if not allowed:
                 continue
             accepted.append((event, frame, *self._privacy(frame.get("org_id"), camera_id)))
         if not accepted:
@@ -116,6 +120,14 @@ class FramesProcessor:
             return
         detector = self.middleware.stats()["detector"] or "unknown"
         for (event, frame, _, version), result in zip(accepted, results, strict=True):
+            error = result.outcome.error
+            await self.record_outcome(
+                frame["camera_id"],
+                error is None,
+                result.latency_ms,
+                None if error is None else error.reason,
+                event,
+            )
             if not is_published(result):
                 assert result.outcome.error is not None
                 await send_dead_letter(self.cg, event.message, result.outcome.error, CONSUMER)
@@ -173,16 +185,31 @@ def install(
     cg: CamguardApp,
     middleware: AnonymizationMiddleware | None = None,
     privacy: PrivacyLookup | None = None,
-    breaker: BreakerCheck = breaker_allows,
+    breaker: BreakerCheck | None = None,
+    record_outcome: OutcomeRecorder | None = None,
 ) -> FramesProcessor:
-    """Register the frames agent, the lag monitor and ``GET /api/anonymizer`` on ``cg``."""
+    """Register the frames agent, the lag monitor and ``GET /api/anonymizer`` on ``cg``.
+
+    ``privacy`` defaults to :func:`privacy_for` (settings); ``breaker`` and ``record_outcome``
+    default to the per-camera breakers of agents/breakers.py.
+    """
     settings = cg.settings
     apply_service_optimizations("frames", settings)
+
+    async def check(camera_id: str, event: EventT[Any]) -> tuple[bool, str]:
+        return await breakers.breaker_allows(cg, camera_id, event=event)
+
+    async def record(
+        camera_id: str, ok: bool, latency_ms: float | None, error: str | None, event: EventT[Any]
+    ) -> None:
+        await breakers.record_frame_outcome(cg, camera_id, ok, latency_ms, error=error, event=event)
+
     processor = FramesProcessor(
         cg,
         middleware or AnonymizationMiddleware(settings=settings),
         privacy or partial(privacy_for, settings=settings),
-        breaker,
+        breaker or check,
+        record_outcome or record,
     )
 
     @cg.app.agent(cg.topics.frames, name="camguard.frames")

@@ -172,13 +172,18 @@ def test_frames_come_out_anonymized_and_bad_frames_are_dead_lettered(
     kafka_bootstrap: str, worker_env: dict[str, str], tmp_path: Path, stop_workers: list[Any]
 ) -> None:
     camera, broken = f"cam-{uuid.uuid4().hex[:8]}", f"cam-bad-{uuid.uuid4().hex[:8]}"
+    wrong_key = f"cam-wrong-key-{uuid.uuid4().hex[:8]}"
     good = _jpeg()
     stop_workers.append(_start(worker_env, tmp_path / "worker-blur.log"))
     seen = _wait_for(
         kafka_bootstrap,
-        [(camera, _frame(camera, 1, good)), (broken, _frame(broken, 1, good[:5000]))],
+        [
+            (camera, _frame(camera, 1, good)),
+            (broken, _frame(broken, 1, good[:5000])),
+            (wrong_key, _frame(camera, 2, good)),
+        ],
         [ANONYMIZED, DEADLETTER],
-        {camera: 1, broken: 1},
+        {camera: 1, broken: 1, wrong_key: 1},
         tmp_path / "worker-blur.log",
     )
     out = CODEC.decode_as("AnonymizedFrame", seen[camera][0].value)
@@ -196,6 +201,9 @@ def test_frames_come_out_anonymized_and_bad_frames_are_dead_lettered(
     letter = CODEC.decode_as("DeadLetter", seen[broken][0].value)
     assert letter["reason"] == "corrupt_image"
     assert letter["consumer"] == "agents.frames"
+    assert letter["value"] == _frame(broken, 1, good[:5000])  # raw bytes kept
+    mismatch = CODEC.decode_as("DeadLetter", seen[wrong_key][0].value)
+    assert mismatch["reason"] == "key_mismatch"
 
 
 def test_with_face_blur_disabled_by_settings_faces_stay_untouched(
