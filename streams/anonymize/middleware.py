@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -107,7 +108,13 @@ class AnonymizationMiddleware:
     ) -> list[FrameOutcome]:
         """Anonymize a batch of decoded frames (BGR, BGRA or grayscale uint8)."""
         core = await self.anonymizer()
-        return await self._run(core.anonymize, list(frames), list(configs))
+        parts = await asyncio.gather(
+            *(
+                self._run(core.anonymize, list(frames[part]), list(configs[part]))
+                for part in self._chunks(len(frames))
+            )
+        )
+        return [outcome for part in parts for outcome in part]
 
     async def process_frame(self, frame: Image, config: BlurConfig | None = None) -> FrameOutcome:
         """Anonymize one decoded frame; ``outcome.image`` has the input's layout."""
@@ -115,10 +122,23 @@ class AnonymizationMiddleware:
         _raise_unless_published(outcome)
         return outcome
 
+    def _chunks(self, count: int) -> list[slice]:
+        """Split a batch over the pool: never below the detectors' tuned batch size (a GPU
+        wants one big batch), else evenly over the workers (CPUs run them in parallel)."""
+        tuned = self.detector_set.face.max_batch if self.detector_set else 1
+        size = max(tuned, math.ceil(count / self.settings.worker_pool_size), 1)
+        return [slice(start, start + size) for start in range(0, count, size)]
+
     async def process_encoded(self, jobs: Sequence[EncodedJob]) -> list[EncodedOutcome]:
         """Decode, anonymize and encode a batch; errors are returned per frame, not raised."""
         core = await self.anonymizer()
-        return await self._run(core.anonymize_encoded, list(jobs))
+        parts = await asyncio.gather(
+            *(
+                self._run(core.anonymize_encoded, list(jobs[part]))
+                for part in self._chunks(len(jobs))
+            )
+        )
+        return [result for part in parts for result in part]
 
     async def process_image_b64(
         self, image_b64: str, config: BlurConfig | None = None

@@ -133,3 +133,12 @@ async def test_clip_round_trip_keeps_frame_count_and_fps(tmp_path: Path) -> None
         summary = await middleware.process_clip(source, target)
     assert (summary.frames, summary.fps, summary.faces) == (23, 15.0, 23)
     assert _count_frames(target) == (23, 15.0)
+
+
+async def test_a_batch_is_shared_between_the_pool_workers_in_order() -> None:
+    face = FakeDetector(boxes={HD: [FACE]})
+    frames = [_frame() for _ in range(6)]
+    async with _middleware(face, worker_pool_size=2) as middleware:
+        outcomes = await middleware.process_frames(frames, [BlurConfig()] * 6)
+    assert sorted(face.calls) == [3, 3]
+    assert [o.faces for o in outcomes] == [1] * 6
