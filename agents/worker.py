@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 
 from agents import events as event_agents
+from agents import frames as frame_agents
 from agents import health as health_agents
 from agents import policies as policy_agents
 from streams.app import CamguardApp, build_app
@@ -23,9 +24,10 @@ def build_worker(settings: Settings) -> CamguardApp:
     health_views.install(cg)
     metrics_views.install(cg)
     dashboard_views.install(cg)
-    policy_agents.install(cg)
+    policies = policy_agents.install(cg)
     policy_views.install(cg)
     event_agents.install(cg)
+    frame_agents.install(cg, privacy=frame_agents.privacy_from(policies.effective_privacy))
     health_agents.install(cg)
     camera_views.install(cg)
     openapi_views.install(cg)

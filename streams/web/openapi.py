@@ -31,7 +31,7 @@ from streams.exceptions import CamguardError
 from streams.web.endpoints import Endpoint, describe, endpoints
 
 #: Packages (every submodule is imported) and modules that describe HTTP endpoints.
-VIEW_PACKAGES: tuple[str, ...] = ("streams.web",)
+VIEW_PACKAGES: tuple[str, ...] = ("streams.web", "streams.anonymize.stats")
 
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/{model}"

@@ -7,6 +7,23 @@
  */
 
 export interface paths {
+    "/api/anonymizer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Anonymizer: detector, provider, model versions, counters, event-loop lag */
+        get: operations["getApiAnonymizer"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/breakers": {
         parameters: {
             query?: never;
@@ -143,6 +160,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/queue/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Gateway queue: memory/disk sizes, bytes, oldest age, drops by reason, spill and drain */
+        get: operations["getQueueStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -181,6 +215,67 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AnonymizerStats
+         * @description The frames worker's anonymizer: what runs where, and how the event loop keeps up.
+         */
+        AnonymizerStats: {
+            /**
+             * Detector
+             * @description e.g. centerface+clp_det@cpu; null until loaded
+             */
+            detector: string | null;
+            /**
+             * Provider
+             * @description active onnxruntime provider(s)
+             * @default null
+             */
+            provider: string | null;
+            /**
+             * Models
+             * @description model -> pinned version
+             */
+            models: {
+                [key: string]: string;
+            };
+            /**
+             * Batch Size
+             * @description per detector
+             */
+            batch_size: {
+                [key: string]: number;
+            };
+            /**
+             * Batch Latency Ms
+             * @description detector -> batch size -> measured latency at start
+             */
+            batch_latency_ms: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+            /**
+             * Detection Max Side
+             * @default null
+             */
+            detection_max_side: number | null;
+            /** Pool Size */
+            pool_size: number;
+            /** Counters */
+            counters: {
+                [key: string]: number;
+            };
+            /**
+             * Event Loop Lag Ms
+             * @description last measured lag of the event loop
+             */
+            event_loop_lag_ms: number;
+            /**
+             * Event Loop Lag Max Ms
+             * @description largest lag since start
+             */
+            event_loop_lag_max_ms: number;
+        };
         /**
          * BreakerList
          * @description Every camera breaker known to the workers that answered.
@@ -277,6 +372,59 @@ export interface components {
              */
             observed_at: string;
             breaker: components["schemas"]["BreakerView"];
+        };
+        /**
+         * GatewayCameraStats
+         * @description One camera served by the gateway.
+         */
+        GatewayCameraStats: {
+            /** Camera Id */
+            camera_id: string;
+            /** Source */
+            source: string;
+            /** Connected */
+            connected: boolean;
+            /** Frames Captured */
+            frames_captured: number;
+            /** Frames Queued */
+            frames_queued: number;
+            /** Frames Refused */
+            frames_refused: number;
+            /** Errors */
+            errors: number;
+            /** Last Seq */
+            last_seq: number;
+            /** Fps */
+            fps: number;
+            /** Last Error */
+            last_error: string | null;
+        };
+        /**
+         * GatewayProducerStats
+         * @description The gateway's Kafka producer: connection, breaker and delivery counters.
+         */
+        GatewayProducerStats: {
+            /** Sink Connected */
+            sink_connected: boolean;
+            /**
+             * Breaker State
+             * @enum {string}
+             */
+            breaker_state: "CLOSED" | "OPEN" | "HALF_OPEN";
+            /** Delivered Total */
+            delivered_total: number;
+            /** Batches Total */
+            batches_total: number;
+            /** Retried Total */
+            retried_total: number;
+            /** Rejected Total */
+            rejected_total: number;
+            /** Outages Total */
+            outages_total: number;
+            /** Last Error */
+            last_error: string | null;
+            /** Last Delivery Ms */
+            last_delivery_ms: number | null;
         };
         /**
          * Liveness
@@ -383,6 +531,69 @@ export interface components {
             key: string | null;
         };
         /**
+         * QueueStatsResponse
+         * @description The gateway's ResilienceQueue (memory + disk spool), producer and cameras.
+         */
+        QueueStatsResponse: {
+            /** Name */
+            name: string;
+            /** Memory Queue Size */
+            memory_queue_size: number;
+            /** Disk Queue Size */
+            disk_queue_size: number;
+            /** Total Queued */
+            total_queued: number;
+            /** In Flight */
+            in_flight: number;
+            /** Memory Bytes */
+            memory_bytes: number;
+            /** Disk Bytes */
+            disk_bytes: number;
+            /** Disk File Bytes */
+            disk_file_bytes: number;
+            /** Disk Segments */
+            disk_segments: number;
+            /** Oldest Item Age S */
+            oldest_item_age_s: number | null;
+            /** Enqueued Total */
+            enqueued_total: number;
+            /** Dequeued Total */
+            dequeued_total: number;
+            /** Acked Total */
+            acked_total: number;
+            /** Nacked Total */
+            nacked_total: number;
+            /** Spilled Total */
+            spilled_total: number;
+            /** Drained Total */
+            drained_total: number;
+            /** Recovered Total */
+            recovered_total: number;
+            /** Full Errors Total */
+            full_errors_total: number;
+            /** Sink Up */
+            sink_up: boolean;
+            /** Disk Full */
+            disk_full: boolean;
+            /** Durable */
+            durable: boolean;
+            /** Dropped */
+            dropped: {
+                [key: string]: number;
+            };
+            /** Dropped Total */
+            dropped_total: number;
+            /** Quarantined */
+            quarantined: string[];
+            /** Truncated Bytes */
+            truncated_bytes: number;
+            producer: components["schemas"]["GatewayProducerStats"];
+            /** Cameras */
+            cameras: {
+                [key: string]: components["schemas"]["GatewayCameraStats"];
+            };
+        };
+        /**
          * Readiness
          * @description Whether the worker serves traffic: false while tables recover or partitions move.
          */
@@ -454,6 +665,26 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getApiAnonymizer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Anonymizer: detector, provider, model versions, counters, event-loop lag */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnonymizerStats"];
+                };
+            };
+        };
+    };
     getApiBreakers: {
         parameters: {
             query?: {
@@ -641,6 +872,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PoliciesResponse"];
+                };
+            };
+        };
+    };
+    getQueueStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Gateway queue: memory/disk sizes, bytes, oldest age, drops by reason, spill and drain */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueStatsResponse"];
                 };
             };
         };

@@ -71,6 +71,19 @@ function segment(value: string | number): string {
   return encodeURIComponent(String(value));
 }
 
+/** Result of getApiAnonymizer. */
+export type GetApiAnonymizerResult = operations["getApiAnonymizer"]["responses"][200]["content"]["application/json"];
+
+/**
+ * Anonymizer: detector, provider, model versions, counters, event-loop lag
+ *
+ * `GET /api/anonymizer`
+ */
+export async function getApiAnonymizer(options: ClientOptions): Promise<GetApiAnonymizerResult> {
+  const response = await send(options, "getApiAnonymizer", "GET", "/api/anonymizer", undefined, undefined);
+  return (await response.json()) as GetApiAnonymizerResult;
+}
+
 /** Result of getApiBreakers. */
 export type GetApiBreakersResult = operations["getApiBreakers"]["responses"][200]["content"]["application/json"];
 
@@ -187,6 +200,19 @@ export type GetPoliciesParams = { query?: NonNullable<operations["getPolicies"][
 export async function getPolicies(options: ClientOptions, params: GetPoliciesParams = {}): Promise<GetPoliciesResult> {
   const response = await send(options, "getPolicies", "GET", "/policies", params.query, undefined);
   return (await response.json()) as GetPoliciesResult;
+}
+
+/** Result of getQueueStats. */
+export type GetQueueStatsResult = operations["getQueueStats"]["responses"][200]["content"]["application/json"];
+
+/**
+ * Gateway queue: memory/disk sizes, bytes, oldest age, drops by reason, spill and drain
+ *
+ * `GET /queue/stats`
+ */
+export async function getQueueStats(options: ClientOptions): Promise<GetQueueStatsResult> {
+  const response = await send(options, "getQueueStats", "GET", "/queue/stats", undefined, undefined);
+  return (await response.json()) as GetQueueStatsResult;
 }
 
 /** Result of getReadyz. */

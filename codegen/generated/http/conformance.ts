@@ -9,14 +9,18 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
 
 export type ModelsMatchOpenAPI = [
+  Assert<Same<components["schemas"]["AnonymizerStats"], models.AnonymizerStats>>,
   Assert<Same<components["schemas"]["BreakerList"], models.BreakerList>>,
   Assert<Same<components["schemas"]["BreakerView"], models.BreakerView>>,
   Assert<Same<components["schemas"]["CameraList"], models.CameraList>>,
   Assert<Same<components["schemas"]["CameraView"], models.CameraView>>,
+  Assert<Same<components["schemas"]["GatewayCameraStats"], models.GatewayCameraStats>>,
+  Assert<Same<components["schemas"]["GatewayProducerStats"], models.GatewayProducerStats>>,
   Assert<Same<components["schemas"]["Liveness"], models.Liveness>>,
   Assert<Same<components["schemas"]["OpenAPIDocument"], models.OpenAPIDocument>>,
   Assert<Same<components["schemas"]["PoliciesResponse"], models.PoliciesResponse>>,
   Assert<Same<components["schemas"]["ProvenanceModel"], models.ProvenanceModel>>,
+  Assert<Same<components["schemas"]["QueueStatsResponse"], models.QueueStatsResponse>>,
   Assert<Same<components["schemas"]["Readiness"], models.Readiness>>,
   Assert<Same<components["schemas"]["WebhookAccepted"], models.WebhookAccepted>>,
   Assert<Same<components["schemas"]["WebhookRequest"], models.WebhookRequest>>,

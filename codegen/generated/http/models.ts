@@ -4,6 +4,27 @@
 // camguard 0.1.0: HTTP models, generated from the OpenAPI document
 // by streams/web/openapi.py. Do not edit.
 
+/** The frames worker's anonymizer: what runs where, and how the event loop keeps up. */
+export interface AnonymizerStats {
+  /** e.g. centerface+clp_det@cpu; null until loaded */
+  detector: string | null;
+  /** active onnxruntime provider(s) */
+  provider: string | null;
+  /** model -> pinned version */
+  models: Record<string, string>;
+  /** per detector */
+  batch_size: Record<string, number>;
+  /** detector -> batch size -> measured latency at start */
+  batch_latency_ms: Record<string, Record<string, number>>;
+  detection_max_side: number | null;
+  pool_size: number;
+  counters: Record<string, number>;
+  /** last measured lag of the event loop */
+  event_loop_lag_ms: number;
+  /** largest lag since start */
+  event_loop_lag_max_ms: number;
+}
+
 /** Every camera breaker known to the workers that answered. */
 export interface BreakerList {
   breakers: BreakerView[];
@@ -50,6 +71,33 @@ export interface CameraView {
   breaker: BreakerView;
 }
 
+/** One camera served by the gateway. */
+export interface GatewayCameraStats {
+  camera_id: string;
+  source: string;
+  connected: boolean;
+  frames_captured: number;
+  frames_queued: number;
+  frames_refused: number;
+  errors: number;
+  last_seq: number;
+  fps: number;
+  last_error: string | null;
+}
+
+/** The gateway's Kafka producer: connection, breaker and delivery counters. */
+export interface GatewayProducerStats {
+  sink_connected: boolean;
+  breaker_state: "CLOSED" | "OPEN" | "HALF_OPEN";
+  delivered_total: number;
+  batches_total: number;
+  retried_total: number;
+  rejected_total: number;
+  outages_total: number;
+  last_error: string | null;
+  last_delivery_ms: number | null;
+}
+
 /** The worker process answers. */
 export interface Liveness {
   status: string;
@@ -84,6 +132,37 @@ export interface ProvenanceModel {
   row_id: string | null;
   version: number | null;
   key: string | null;
+}
+
+/** The gateway's ResilienceQueue (memory + disk spool), producer and cameras. */
+export interface QueueStatsResponse {
+  name: string;
+  memory_queue_size: number;
+  disk_queue_size: number;
+  total_queued: number;
+  in_flight: number;
+  memory_bytes: number;
+  disk_bytes: number;
+  disk_file_bytes: number;
+  disk_segments: number;
+  oldest_item_age_s: number | null;
+  enqueued_total: number;
+  dequeued_total: number;
+  acked_total: number;
+  nacked_total: number;
+  spilled_total: number;
+  drained_total: number;
+  recovered_total: number;
+  full_errors_total: number;
+  sink_up: boolean;
+  disk_full: boolean;
+  durable: boolean;
+  dropped: Record<string, number>;
+  dropped_total: number;
+  quarantined: string[];
+  truncated_bytes: number;
+  producer: GatewayProducerStats;
+  cameras: Record<string, GatewayCameraStats>;
 }
 
 /** Whether the worker serves traffic: false while tables recover or partitions move. */
