@@ -106,14 +106,16 @@ def _camguard(directory: Path, payload: bytes, n: int, producers: int) -> float:
     return asyncio.run(camguard_run(directory, payload, n, producers))
 
 
-def best_of(repeats: int, run: Callable[[Path], float]) -> float:
-    rates = []
+def medians(repeats: int, *runs: Callable[[Path], float]) -> list[float]:
+    """Median rate of each run; the runs alternate so that disk noise hits them alike."""
+    rates: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
-        with tempfile.TemporaryDirectory(
-            prefix="spool-bench-", dir=os.environ.get("BENCH_DIR")
-        ) as d:
-            rates.append(run(Path(d)))
-    return statistics.median(rates)
+        for run, out in zip(runs, rates, strict=True):
+            with tempfile.TemporaryDirectory(
+                prefix="spool-bench-", dir=os.environ.get("BENCH_DIR")
+            ) as d:
+                out.append(run(Path(d)))
+    return [statistics.median(r) for r in rates]
 
 
 def main() -> None:
@@ -128,11 +130,10 @@ def main() -> None:
     for label, size, n in (("1 KiB", 1024, args.items_1k), ("100KiB", 100 * 1024, args.items_100k)):
         payload = os.urandom(size)
         for producers in (1, PRODUCERS):
-            ours = best_of(
-                args.repeats, partial(_camguard, payload=payload, n=n, producers=producers)
-            )
-            peer = best_of(
-                args.repeats, partial(sqlite_run, payload=payload, n=n, producers=producers)
+            ours, peer = medians(
+                args.repeats,
+                partial(_camguard, payload=payload, n=n, producers=producers),
+                partial(sqlite_run, payload=payload, n=n, producers=producers),
             )
             ratios.append(ours / peer)
             print(f"{label:>6} {producers:>9} {ours:>10,.0f} {peer:>15,.0f} {ours / peer:>6.1f}x")
