@@ -51,13 +51,18 @@ def _cmd_script(script: Path, args: argparse.Namespace) -> int:
 
 
 def _cmd_kafka(args: argparse.Namespace) -> int:
-    if args.action == "topics":
-        from streams.topics import ensure_topics
+    from streams.topics import ensure_topics
 
-        created = asyncio.run(ensure_topics(Settings()))
-        print("created: " + (", ".join(created) if created else "nothing (all exist)"))
-        return 0
-    return _cmd_script(KAFKA_SCRIPT, args)
+    if args.action not in ("start", "topics"):
+        return _cmd_script(KAFKA_SCRIPT, args)
+    if args.action == "start" and (rc := _cmd_script(KAFKA_SCRIPT, args)) != 0:
+        return rc
+    settings = Settings()
+    if args.action == "start" and args.port is not None:
+        settings = Settings(broker=f"kafka://127.0.0.1:{args.port}")
+    created = asyncio.run(ensure_topics(settings))
+    print("topics created: " + (", ".join(created) if created else "none (all exist)"))
+    return 0
 
 
 def _cmd_postgres(args: argparse.Namespace) -> int:
