@@ -26,11 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.streams import current_event
 
 from streams.app import CamguardApp
 from streams.resilience.breaker import Transition
 from streams.resilience.camera import (
     CameraConfig,
+    SourcePosition,
     admit_frame,
     apply_frame_outcome,
     transition_record,
@@ -91,10 +93,10 @@ async def breaker_allows(
     """
     runtime = camera_runtime(cg)
     at = runtime.clock() if now is None else now
-    before = runtime.tables.breaker(camera_id)
-    decision, after, moves = admit_frame(before, at, runtime.config, runtime.rng)
-    if after != before:
-        runtime.tables.put_breaker(camera_id, after, event)
+    before = runtime.tables.load(camera_id)
+    decision, after, moves = admit_frame(before.breaker, at, runtime.config, runtime.rng)
+    if after != before.breaker:
+        await runtime.tables.store_breaker(camera_id, after, before, event)
     if not decision.allowed:
         cg.count(f"frames.refused.{decision.reason}")
     await send_transitions(cg, camera_id, moves)
@@ -114,16 +116,15 @@ async def record_frame_outcome(
     """Record a processed frame in the camera's breaker and health (like FRAME_OK/ERROR)."""
     runtime = camera_runtime(cg)
     at = runtime.clock() if now is None else now
-    before = runtime.tables.breaker(camera_id)
+    current = event if event is not None else current_event()
+    position = None
+    if current is not None:
+        position = SourcePosition(current.message.topic, current.message.offset)
+    before = runtime.tables.load(camera_id)
+    if before.applied(position):
+        return
     update = apply_frame_outcome(
-        before,
-        runtime.tables.camera_health(camera_id),
-        ok,
-        latency_ms,
-        at,
-        runtime.config,
-        runtime.rng,
-        error,
+        before.breaker, before.health, ok, latency_ms, at, runtime.config, runtime.rng, error
     )
-    runtime.tables.put(camera_id, update, before, event)
+    await runtime.tables.store(camera_id, update, before, current, position)
     await send_transitions(cg, camera_id, update.transitions)

@@ -4,21 +4,25 @@ Each message is decoded as a ``CameraEvent``; what cannot be decoded, carries a 
 its camera_id (it would land in another partition's state), a timestamp further off than
 ``max_clock_skew_s`` or a negative latency goes to ``camguard.deadletter`` with its reason.
 Everything else updates the camera's breaker and health (unknown cameras get fresh state) and
-publishes breaker transitions. The logic is in :mod:`streams.resilience.camera`.
+publishes breaker transitions. A message whose offset the rows already hold (a replay after a
+crash) is skipped, so table counts stay exact (see :mod:`streams.resilience.tables`). The logic
+is in :mod:`streams.resilience.camera`.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from agents.breakers import CameraRuntime, camera_runtime, send_transitions
 from streams.app import CamguardApp
 from streams.deadletter import RawMessage, send_dead_letter
 from streams.exceptions import CamguardError
-from streams.resilience.camera import apply_observation, observation_from_record
+from streams.resilience.camera import SourcePosition, apply_observation, observation_from_record
 from streams.resilience.exceptions import InvalidEventError
 
 CONSUMER = "agents.events"
+log = logging.getLogger(__name__)
 
 
 def _key_text(key: object) -> str | None:
@@ -27,8 +31,9 @@ def _key_text(key: object) -> str | None:
     return None if key is None else str(key)
 
 
-async def handle_camera_event(cg: CamguardApp, runtime: CameraRuntime, message: RawMessage) -> bool:
-    """Fold one ``camera.events`` message into the tables; False if it was dead-lettered."""
+async def handle_camera_event(cg: CamguardApp, runtime: CameraRuntime, event: Any) -> bool:
+    """Fold one ``camera.events`` message into the tables; False if it was not applied."""
+    message: RawMessage = event.message
     now = runtime.clock()
     try:
         record = cg.codec.decode_as("CameraEvent", message.value)
@@ -41,18 +46,16 @@ async def handle_camera_event(cg: CamguardApp, runtime: CameraRuntime, message: 
     except CamguardError as exc:
         await send_dead_letter(cg, message, exc, CONSUMER)
         return False
-    tables = runtime.tables
-    before = tables.breaker(camera_id)
+    position = SourcePosition(message.topic, message.offset)
+    before = runtime.tables.load(camera_id)
+    if before.applied(position):
+        cg.count("events.replayed")
+        log.debug("replayed %s[%d]@%d skipped", message.topic, message.partition, message.offset)
+        return False
     update = apply_observation(
-        before,
-        tables.camera_health(camera_id),
-        obs,
-        now,
-        runtime.config,
-        runtime.rng,
-        record.get("error"),
+        before.breaker, before.health, obs, now, runtime.config, runtime.rng, record.get("error")
     )
-    tables.put(camera_id, update, before)
+    await runtime.tables.store(camera_id, update, before, event, position)
     await send_transitions(cg, camera_id, update.transitions)
     cg.count("events.processed")
     return True
@@ -65,4 +68,4 @@ def install(cg: CamguardApp) -> None:
     @cg.app.agent(cg.topics.events, name="camguard.events")
     async def camera_events(stream: Any) -> None:
         async for event in stream.events():
-            await handle_camera_event(cg, runtime, event.message)
+            await handle_camera_event(cg, runtime, event)

@@ -74,6 +74,25 @@ class CameraConfig:
         return cls(breaker, health, settings.max_clock_skew_s)
 
 
+REPLAY_WINDOW = 1_000_000
+"""Offsets at most this far behind the last one folded in are replays; further back means
+the topic was recreated (offsets started again), and the message is folded in."""
+
+
+@dataclass(frozen=True)
+class SourcePosition:
+    """Where a message came from: its topic and offset (the partition follows from the key)."""
+
+    topic: str
+    offset: int
+
+
+def already_applied(offsets: Mapping[str, int], position: SourcePosition) -> bool:
+    """Whether the message at ``position`` was folded in already (a replay after a crash)."""
+    last = offsets.get(position.topic)
+    return last is not None and 0 <= last - position.offset <= REPLAY_WINDOW
+
+
 @dataclass(frozen=True)
 class CameraUpdate:
     """The result of one observation: both new states and the breaker's transitions."""

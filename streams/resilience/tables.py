@@ -1,25 +1,34 @@
 """The Faust tables ``breakers`` and ``camera_health`` (adapter; the logic is pure elsewhere).
 
 Both are keyed by camera_id (its UTF-8 bytes, as on the topics) and hold JSON dicts written by
-:mod:`streams.resilience.serde`. They are changelog-backed (``camguard-breakers-changelog``,
-``camguard-camera_health-changelog``) with ``topic_partitions`` partitions, so they are
-co-partitioned with ``camera.frames`` and ``camera.events``: a table may only be written while
-an agent handles a message of one of those topics (the changelog record goes to that message's
-partition). Standby replicas come from ``table_standby_replicas``.
+:mod:`streams.resilience.serde`, plus ``source_offsets``: the offset, per source topic, of the
+last message folded into that row. They are changelog-backed (``<app_id>-breakers-changelog``,
+``<app_id>-camera_health-changelog``) with ``topic_partitions`` partitions, co-partitioned with
+``camera.frames`` and ``camera.events``; standby replicas come from ``table_standby_replicas``.
+
+Writes do not go through ``table[key] = value``. Faust sends those changelog records through
+a background buffer, and with ``exactly_once`` it commits a transaction without waiting for
+that buffer: a worker killed right after a commit loses table updates whose source offsets
+were already committed. :meth:`CameraTables.store` instead updates the local store and awaits
+the changelog send to the handled message's partition, so the record is in the producer before
+the message is acknowledged. A record that lands in a transaction committed with an older
+offset (or, with ``at_least_once``, any replay after a crash) is recognised by
+``source_offsets`` and skipped (:func:`~streams.resilience.camera.already_applied`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.streams import _current_event
+from faust.streams import _current_event, current_event
 
 from streams.resilience.breaker import BreakerState
-from streams.resilience.camera import CameraUpdate
+from streams.resilience.camera import CameraUpdate, SourcePosition, already_applied
 from streams.resilience.health import HealthState
 from streams.resilience.serde import (
     breaker_from_dict,
@@ -31,6 +40,7 @@ from streams.settings import Settings
 
 BREAKERS = "breakers"
 CAMERA_HEALTH = "camera_health"
+OFFSETS = "source_offsets"
 
 
 def declare_resilience_tables(app: faust.App, settings: Settings) -> dict[str, Any]:
@@ -50,12 +60,11 @@ def declare_resilience_tables(app: faust.App, settings: Settings) -> dict[str, A
 
 @contextlib.contextmanager
 def writing_for(event: Any | None) -> Iterator[None]:
-    """Route table writes to ``event``'s partition (default: the event being iterated).
+    """Route local store writes to ``event``'s partition (default: the event being iterated).
 
-    Faust picks the changelog partition and the local store partition of a write from the
-    *current* event. After ``stream.take_events(...)`` that is the last event of the batch,
-    which may belong to another partition than the camera being written; passing the camera's
-    own event here keeps the write in the right partition.
+    Faust picks the store partition of a write from the *current* event. After
+    ``stream.take_events(...)`` that is the last event of the batch, which may belong to
+    another partition than the camera being written.
     """
     if event is None:
         yield
@@ -67,8 +76,38 @@ def writing_for(event: Any | None) -> Iterator[None]:
         _current_event.reset(token)
 
 
+@dataclass(frozen=True)
+class CameraRecord:
+    """A camera's two rows: states and the source offsets already folded into each."""
+
+    breaker: BreakerState
+    health: HealthState
+    breaker_offsets: Mapping[str, int] = field(default_factory=dict)
+    health_offsets: Mapping[str, int] = field(default_factory=dict)
+
+    def applied(self, position: SourcePosition | None) -> bool:
+        """Whether the message at ``position`` is already in both rows (a replay)."""
+        if position is None:
+            return False
+        return already_applied(self.breaker_offsets, position) and already_applied(
+            self.health_offsets, position
+        )
+
+
+def _offsets(data: Mapping[str, Any] | None) -> dict[str, int]:
+    found = (data or {}).get(OFFSETS) or {}
+    return {str(topic): int(offset) for topic, offset in dict(found).items()}
+
+
+def _marked(offsets: Mapping[str, int], position: SourcePosition | None) -> dict[str, int]:
+    marked = dict(offsets)
+    if position is not None:
+        marked[position.topic] = position.offset
+    return marked
+
+
 class CameraTables:
-    """Typed reads and writes of the two tables."""
+    """Typed reads and changelog-safe writes of the two tables."""
 
     def __init__(self, breakers: Any, health: Any) -> None:
         self.breakers = breakers
@@ -87,6 +126,17 @@ class CameraTables:
         data = self.health.get(camera_id.encode())
         return HealthState(camera_id) if data is None else health_from_dict(data)
 
+    def load(self, camera_id: str) -> CameraRecord:
+        """Both rows of ``camera_id`` (fresh state for a camera never seen)."""
+        key = camera_id.encode()
+        breaker, health = self.breakers.get(key), self.health.get(key)
+        return CameraRecord(
+            BreakerState() if breaker is None else breaker_from_dict(breaker),
+            HealthState(camera_id) if health is None else health_from_dict(health),
+            _offsets(breaker),
+            _offsets(health),
+        )
+
     def health_items(self) -> Iterator[tuple[str, HealthState]]:
         """This worker's cameras (its active partitions) and their health."""
         for key, data in list(self.health.items()):
@@ -97,16 +147,39 @@ class CameraTables:
         for key, data in list(self.breakers.items()):
             yield bytes(key).decode(), breaker_from_dict(data)
 
-    def put_breaker(self, camera_id: str, state: BreakerState, event: Any = None) -> None:
-        """Write the breaker state (to ``event``'s partition when given)."""
-        with writing_for(event):
-            self.breakers[camera_id.encode()] = breaker_to_dict(state)
-
-    def put(
-        self, camera_id: str, update: CameraUpdate, before: BreakerState | None, event: Any = None
+    async def store_breaker(
+        self, camera_id: str, state: BreakerState, before: CameraRecord, event: Any
     ) -> None:
-        """Write both states (the breaker only when it changed)."""
+        """Write the breaker row only (its source offsets unchanged)."""
+        value = {**breaker_to_dict(state), OFFSETS: dict(before.breaker_offsets)}
+        await self._write(self.breakers, camera_id.encode(), value, event)
+
+    async def store(
+        self,
+        camera_id: str,
+        update: CameraUpdate,
+        before: CameraRecord,
+        event: Any,
+        position: SourcePosition | None = None,
+    ) -> None:
+        """Write both rows for the message ``event`` (at ``position`` in its topic)."""
+        key = camera_id.encode()
+        breaker = {
+            **breaker_to_dict(update.breaker),
+            OFFSETS: _marked(before.breaker_offsets, position),
+        }
+        health = {
+            **health_to_dict(update.health),
+            OFFSETS: _marked(before.health_offsets, position),
+        }
+        await self._write(self.breakers, key, breaker, event)
+        await self._write(self.health, key, health, event)
+
+    async def _write(self, table: Any, key: bytes, value: dict[str, Any], event: Any) -> None:
+        event = event if event is not None else current_event()
+        if event is None:
+            raise RuntimeError("camera tables are written while an agent handles a message")
         with writing_for(event):
-            if update.breaker != before:
-                self.breakers[camera_id.encode()] = breaker_to_dict(update.breaker)
-            self.health[camera_id.encode()] = health_to_dict(update.health)
+            table.data[key] = value
+        partition = event.message.partition
+        await table.changelog_topic.send(key=key, value=value, partition=partition)
