@@ -4,7 +4,9 @@ real Faust web server.
 Python produces one message of every record type with AvroCodec (aiokafka); the Node program
 (codegen/tests/roundtrip.ts, compiled with the project's tsc) decodes them with the generated
 runtime, checks them against the generated types and echoes them re-encoded; it then produces a
-Frame of its own, which Python consumes and decodes.
+Frame of its own, which Python consumes and decodes. A second Node program
+(codegen/tests/produce_frame.ts) produces a real JPEG Frame to camera.frames, which a
+``camguard worker`` subprocess anonymizes with the real models.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import cv2
 import faust
+import httpx
+import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -29,13 +34,20 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from codegen.avro_schema import SchemaFile
 from codegen.avro_ts import compile_types
 from codegen.generate import build_outputs, stale_outputs
+from streams.anonymize.models import fetch_models
+from streams.app import ANONYMIZED, DEADLETTER, FRAMES
 from streams.codec import AvroCodec, SchemaCatalog
 from streams.devstack import free_port
+from streams.settings import Settings
+from streams.topics import ensure_topics
 from streams.web import openapi as openapi_views
 from streams.web.openapi import export_service_contracts, service_version
+from tests.integration.worker_process import Worker, eventually, worker_env
+from tests.models.scenes import astronaut_bgr
 
 CODEGEN = Path(__file__).resolve().parents[2] / "codegen"
 MS = 1_700_000_000_000
+RESEND_S = 20.0
 
 POLICY = {
     "id": "6b0f6a52-5a50-4c7e-9d87-0a6c3bde0e11",
@@ -233,6 +245,131 @@ async def test_node_reads_python_messages_and_python_reads_node_frame(
     assert frame["org_id"] is None  # omitted on the TypeScript side: the default was written
     assert frame["data"] == b"\x89PNG"
     assert int(frame["captured_at"].timestamp() * 1000) == 1_700_000_000_123
+
+
+@pytest.fixture(scope="module")
+def models_dir() -> Path:
+    """The pinned ONNX models in the cache (``camguard models fetch``; no download when there)."""
+    directory = Settings().models_dir
+    fetch_models(directory)
+    return directory
+
+
+async def _node_produce_frame(
+    build: Path, bootstrap: str, camera: str, seq: int, image: Path, shape: tuple[int, ...]
+) -> dict[str, Any]:
+    node = await asyncio.create_subprocess_exec(
+        "node", str(build / "tests" / "produce_frame.js"),
+        "--brokers", bootstrap, "--topic", FRAMES, "--camera", camera, "--seq", str(seq),
+        "--width", str(shape[1]), "--height", str(shape[0]), "--image", str(image),
+        env=node_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(node.communicate(), timeout=60)
+    assert node.returncode == 0, stderr.decode()
+    summary: dict[str, Any] = json.loads(stdout.decode().strip().splitlines()[-1])
+    return summary
+
+
+async def _worker_ready(worker: Worker) -> None:
+    """Wait until the worker's partitions are assigned and its detectors are loaded."""
+    async with httpx.AsyncClient(timeout=5) as client:
+
+        async def ready() -> bool | None:
+            if worker.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {worker.proc.returncode}")
+            try:
+                readiness = (await client.get(f"{worker.url}/readyz")).json()
+                anonymizer = (await client.get(f"{worker.url}/api/anonymizer")).json()
+            except (httpx.HTTPError, ValueError):
+                return None
+            return True if readiness["ready"] and anonymizer["detector"] else None
+
+        await eventually(ready, 180, "the worker's /readyz and loaded detectors")
+
+
+async def _anonymized_output(
+    bootstrap: str, codec: AvroCodec, camera: str, seq: int, produce: Callable[[], Awaitable[None]]
+) -> dict[str, Any]:
+    """The worker's AnonymizedFrame for ``camera``'s frame ``seq``; fails on a dead letter.
+
+    ``produce`` runs at once and again every RESEND_S: a fresh consumer group that joined just
+    before the first send may still resolve "latest" past it."""
+    consumer = AIOKafkaConsumer(
+        ANONYMIZED, DEADLETTER, bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest", group_id=None,
+    )  # fmt: skip
+    await consumer.start()
+    next_send = time.monotonic()
+
+    async def probe() -> dict[str, Any] | None:
+        nonlocal next_send
+        if time.monotonic() >= next_send:
+            await produce()
+            next_send = time.monotonic() + RESEND_S
+        for records in (await consumer.getmany(timeout_ms=500)).values():
+            for record in (r for r in records if r.key == camera.encode()):
+                if record.topic == DEADLETTER:
+                    letter = codec.decode_as("DeadLetter", record.value)
+                    raise AssertionError(f"dead-lettered: {letter['reason']}: {letter['detail']}")
+                out = codec.decode_as("AnonymizedFrame", record.value)
+                if out["seq"] == seq:
+                    return out
+        return None
+
+    try:
+        return await eventually(probe, 180, f"the AnonymizedFrame of {camera} #{seq}")
+    finally:
+        await consumer.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.models
+@pytest.mark.timeout(420)
+async def test_the_python_worker_anonymizes_a_frame_that_node_produced(
+    kafka_bootstrap: str, node_build: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    await ensure_topics(Settings(broker=f"kafka://{kafka_bootstrap}"))
+    codec, run = AvroCodec(), uuid.uuid4().hex[:8]
+    camera, seq = f"cam-node-{run}", 7
+    image = astronaut_bgr()
+    encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1]
+    jpeg = tmp_path / "astronaut.jpg"
+    jpeg.write_bytes(encoded.tobytes())
+    env = worker_env(
+        kafka_bootstrap,
+        app_id=f"contracts-node-{run}",  # a fresh consumer group that starts at the log end
+        consumer_auto_offset_reset="latest",
+        store="memory://",
+        models_dir=str(models_dir),
+        worker_pool_size="1",
+    )
+    worker = Worker(env, tmp_path / "data", tmp_path / "worker.log")
+    sent: list[dict[str, Any]] = []
+
+    async def produce() -> None:
+        shape = image.shape
+        sent.append(
+            await _node_produce_frame(node_build, kafka_bootstrap, camera, seq, jpeg, shape)
+        )
+
+    try:
+        await _worker_ready(worker)
+        out = await _anonymized_output(kafka_bootstrap, codec, camera, seq, produce)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nworker log:\n{worker.tail()}") from exc
+    finally:
+        worker.stop()
+
+    assert sent[0]["fingerprint"] == codec.catalog.current("Frame").fingerprint.hex()
+    assert (sent[0]["camera_id"], sent[0]["seq"], sent[0]["bytes"]) == (camera, seq, len(encoded))
+    assert (out["camera_id"], out["seq"]) == (camera, seq)
+    assert out["faces"] >= 1
+    assert out["fail_closed"] is False
+    assert out["detector"]
+    assert (out["width"], out["height"]) == (image.shape[1], image.shape[0])
+    decoded = cv2.imdecode(np.frombuffer(out["data"], np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None, "not a decodable JPEG"
+    assert decoded.shape == image.shape
 
 
 EVERY_TYPE = json.loads(
