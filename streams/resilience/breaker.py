@@ -21,8 +21,10 @@ A slow call (latency at or above ``slow_call_threshold_ms``) counts as a failure
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
+
+from streams.resilience.evolve import evolve
 
 
 class State(StrEnum):
@@ -199,17 +201,25 @@ def step(
     pre: tuple[Transition, ...] = ()
     if state.state is State.OPEN and not state.forced and _recovery_due(state, now):
         state, pre = _half_open(state, now)
-    if isinstance(event, Acquire):
-        new, moved = _acquire(state, now, config)
-    elif isinstance(event, Success):
+    if isinstance(event, Success):
         slow = config.slow_call_threshold_ms
         if slow is not None and event.latency_ms is not None and event.latency_ms >= slow:
             new, moved = _failure(state, now, "slow_call", config, rng)
         else:
             new, moved = _success(state, now, config)
-    else:
+    elif isinstance(event, Failure):
         new, moved = _failure(state, now, event.reason, config, rng)
-    return new, pre + moved
+    else:
+        new, moved = _acquire(state, now, config)
+    return new, pre + moved if pre else moved
+
+
+def _window(
+    window: tuple[bool, ...], failed: bool, config: CircuitBreakerConfig
+) -> tuple[bool, ...]:
+    if config.failure_rate_threshold is None:
+        return ()  # nothing reads the window: do not pay for it per call
+    return (*window, failed)[-config.window_size :]
 
 
 def _recovery_due(state: BreakerState, now: float) -> bool:
@@ -226,7 +236,7 @@ def _live_probes(state: BreakerState, now: float, config: CircuitBreakerConfig) 
 def _with_rejection(state: BreakerState, reason: str) -> BreakerState:
     counts = dict(state.rejected)
     counts[reason] = counts.get(reason, 0) + 1
-    return replace(state, rejected=tuple(sorted(counts.items())))
+    return evolve(state, rejected=tuple(sorted(counts.items())))
 
 
 def _acquire(
@@ -237,21 +247,22 @@ def _acquire(
         return _with_rejection(state, decision.reason), ()
     if state.state is State.HALF_OPEN:
         probes = _live_probes(state, now, config) + 1
-        return replace(state, probes_in_flight=probes, probe_started_at=now), ()
+        return evolve(state, probes_in_flight=probes, probe_started_at=now), ()
     return state, ()
 
 
 def _success(
     state: BreakerState, now: float, config: CircuitBreakerConfig
 ) -> tuple[BreakerState, tuple[Transition, ...]]:
-    state = replace(state, successes=state.successes + 1)
     if state.state is State.CLOSED:
-        window = (*state.window, False)[-config.window_size :]
-        return replace(state, consecutive_failures=0, window=window), ()
+        window = _window(state.window, False, config)
+        closed = evolve(state, successes=state.successes + 1, consecutive_failures=0, window=window)
+        return closed, ()
     if state.state is State.OPEN:  # a late answer to a call made before the trip
-        return state, ()
-    state = replace(
+        return evolve(state, successes=state.successes + 1), ()
+    state = evolve(
         state,
+        successes=state.successes + 1,
         half_open_successes=state.half_open_successes + 1,
         probes_in_flight=max(state.probes_in_flight - 1, 0),
     )
@@ -267,16 +278,15 @@ def _failure(
     config: CircuitBreakerConfig,
     rng: random.Random | None,
 ) -> tuple[BreakerState, tuple[Transition, ...]]:
-    state = replace(
-        state, failures=state.failures + 1, consecutive_failures=state.consecutive_failures + 1
-    )
-    if state.state is State.HALF_OPEN:
-        return _open(state, now, "probe_failure", config, rng)
-    if state.state is State.OPEN:
+    failures, consecutive = state.failures + 1, state.consecutive_failures + 1
+    if state.state is not State.CLOSED:
+        state = evolve(state, failures=failures, consecutive_failures=consecutive)
+        if state.state is State.HALF_OPEN:
+            return _open(state, now, "probe_failure", config, rng)
         return state, ()
-    window = (*state.window, True)[-config.window_size :]
-    state = replace(state, window=window)
-    if state.consecutive_failures >= config.failure_threshold:
+    window = _window(state.window, True, config)
+    state = evolve(state, failures=failures, consecutive_failures=consecutive, window=window)
+    if consecutive >= config.failure_threshold:
         return _open(state, now, "failure_threshold", config, rng)
     rate = config.failure_rate_threshold
     if rate is not None and len(window) >= config.min_calls and sum(window) / len(window) >= rate:
@@ -298,7 +308,7 @@ def _open(
     jitter = rng.random() if rng is not None else 0.0
     # Full jitter spreads the probes of many breakers tripped together; never wait zero.
     wait = max(ceiling * (1.0 - config.jitter_ratio * jitter), 1e-3)
-    new = replace(
+    new = evolve(
         state,
         state=State.OPEN,
         trips=trips,
@@ -321,7 +331,7 @@ def _open(
 def _close(
     state: BreakerState, now: float, reason: str
 ) -> tuple[BreakerState, tuple[Transition, ...]]:
-    new = replace(
+    new = evolve(
         state,
         state=State.CLOSED,
         consecutive_failures=0,
@@ -342,7 +352,7 @@ def _close(
 
 
 def _half_open(state: BreakerState, now: float) -> tuple[BreakerState, tuple[Transition, ...]]:
-    new = replace(
+    new = evolve(
         state,
         state=State.HALF_OPEN,
         half_open_successes=0,

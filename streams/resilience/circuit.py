@@ -35,6 +35,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 TransitionListener = Callable[[str, Transition], None]
+_SUCCESS = Success()
 
 
 class CircuitBreaker:
@@ -107,6 +108,14 @@ class CircuitBreaker:
     def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` through the breaker; raise :class:`CircuitOpenError` when refused."""
         self._admit()
+        if self.config.slow_call_threshold_ms is None:  # latency unused: skip the clock
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:
+                self.record_failure(type(exc).__name__)
+                raise
+            self._apply(_SUCCESS, self._clock())
+            return result
         started = self._clock()
         try:
             result = fn(*args, **kwargs)
@@ -131,6 +140,8 @@ class CircuitBreaker:
         return result
 
     def _admit(self) -> None:
+        if self._state.state is State.CLOSED:
+            return  # an Acquire changes nothing while closed
         now = self._clock()
         decision = admission(self._state, now, self.config)
         self._apply(Acquire(), now)
@@ -139,6 +150,8 @@ class CircuitBreaker:
 
     def _apply(self, event: BreakerEvent, now: float) -> None:
         self._state, moved = step(self._state, event, now, self.config, self._rng)
+        if not moved:
+            return
         for transition in moved:
             self.transitions.append(transition)
             del self.transitions[:-100]

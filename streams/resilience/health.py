@@ -16,10 +16,12 @@ row, none of them more than ``offline_after_s`` apart. A new camera starts offli
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from streams.resilience.breaker import State
+from streams.resilience.evolve import evolve
 
 
 class EventKind(StrEnum):
@@ -174,34 +176,32 @@ def fps(state: HealthState, now: float, config: HealthConfig) -> float:
 
 def observe(state: HealthState, obs: Observation, config: HealthConfig) -> HealthState:
     """Fold one observation into ``state``."""
-    first_seen = obs.at if state.first_seen is None else min(state.first_seen, obs.at)
-    last_seen = obs.at if state.last_seen is None else max(state.last_seen, obs.at)
-    state = replace(
-        state,
-        org_id=obs.org_id or state.org_id,
-        events=state.events + 1,
-        frames_processed=state.frames_processed + (obs.kind is EventKind.FRAME_OK),
-        errors_count=state.errors_count + (obs.kind in FAILURES),
-        first_seen=first_seen,
-        last_seen=last_seen,
-        version=state.version + 1,
-    )
+    kind = obs.kind
+    changes: dict[str, Any] = {
+        "org_id": obs.org_id or state.org_id,
+        "events": state.events + 1,
+        "frames_processed": state.frames_processed + (kind is EventKind.FRAME_OK),
+        "errors_count": state.errors_count + (kind in FAILURES),
+        "first_seen": obs.at if state.first_seen is None else min(state.first_seen, obs.at),
+        "last_seen": obs.at if state.last_seen is None else max(state.last_seen, obs.at),
+        "version": state.version + 1,
+    }
     if obs.latency_ms is not None:
-        state = _with_latency(state, obs.latency_ms, config)
-    if obs.kind in FRAMES:
-        state = _with_frame(state, obs.at, config)
-    if obs.kind is EventKind.DISCONNECTED:
-        return replace(state, online=False, frames_toward_online=0)
-    if obs.kind in ALIVE:
-        return _with_sign_of_life(state, obs.at, config)
-    return state
+        changes.update(_latency_changes(state, obs.latency_ms, config))
+    if kind in FRAMES:
+        changes["fps_buckets"] = _fps_buckets(state, obs.at, config)
+    if kind is EventKind.DISCONNECTED:
+        changes.update(online=False, frames_toward_online=0)
+    elif kind in ALIVE:
+        changes.update(_liveness_changes(state, obs.at, config))
+    return evolve(state, **changes)
 
 
 def tick(state: HealthState, now: float, config: HealthConfig) -> HealthState:
     """Let time pass: go offline when no sign of life came for ``offline_after_s``."""
     silent = state.last_frame_at is None or now - state.last_frame_at >= config.offline_after_s
     if state.online and silent:
-        return replace(state, online=False, frames_toward_online=0, version=state.version + 1)
+        return evolve(state, online=False, frames_toward_online=0, version=state.version + 1)
     return state
 
 
@@ -209,7 +209,7 @@ def with_breaker(state: HealthState, breaker_state: State) -> HealthState:
     """Record the camera's breaker state."""
     if state.breaker_state is breaker_state:
         return state
-    return replace(state, breaker_state=breaker_state, version=state.version + 1)
+    return evolve(state, breaker_state=breaker_state, version=state.version + 1)
 
 
 def snapshot(state: HealthState, now: float, config: HealthConfig) -> HealthSnapshot:
@@ -230,7 +230,7 @@ def snapshot(state: HealthState, now: float, config: HealthConfig) -> HealthSnap
     )
 
 
-def _with_latency(state: HealthState, latency_ms: float, config: HealthConfig) -> HealthState:
+def _latency_changes(state: HealthState, latency_ms: float, config: HealthConfig) -> dict[str, Any]:
     avg = state.avg_latency_ms
     avg = latency_ms if avg is None else avg + config.ewma_alpha * (latency_ms - avg)
     counts = dict(state.histogram)
@@ -238,32 +238,34 @@ def _with_latency(state: HealthState, latency_ms: float, config: HealthConfig) -
     counts[index] = counts.get(index, 0) + 1
     if sum(counts.values()) > config.histogram_max_count:
         counts = {i: c // 2 for i, c in counts.items() if c // 2}
-    return replace(
-        state,
-        avg_latency_ms=avg,
-        latency_samples=state.latency_samples + 1,
-        histogram=tuple(sorted(counts.items())),
-    )
+    return {
+        "avg_latency_ms": avg,
+        "latency_samples": state.latency_samples + 1,
+        "histogram": tuple(sorted(counts.items())),
+    }
 
 
-def _with_frame(state: HealthState, at: float, config: HealthConfig) -> HealthState:
+def _fps_buckets(
+    state: HealthState, at: float, config: HealthConfig
+) -> tuple[tuple[int, int], ...]:
     second = math.floor(at)
     buckets = dict(state.fps_buckets)
     buckets[second] = buckets.get(second, 0) + 1
     newest = max(buckets)
-    kept = sorted((s, c) for s, c in buckets.items() if s > newest - config.fps_window_s)
-    return replace(state, fps_buckets=tuple(kept))
+    return tuple(sorted((s, c) for s, c in buckets.items() if s > newest - config.fps_window_s))
 
 
-def _with_sign_of_life(state: HealthState, at: float, config: HealthConfig) -> HealthState:
+def _liveness_changes(state: HealthState, at: float, config: HealthConfig) -> dict[str, Any]:
     previous = state.last_frame_at
     gap = previous is not None and at - previous >= config.offline_after_s
     last = at if previous is None else max(previous, at)
     if state.online and not gap:
-        return replace(state, last_frame_at=last)
+        return {"last_frame_at": last}
     # Back after a silence no tick noticed counts afresh, like a camera never seen.
     streak = 1 if gap or previous is None else state.frames_toward_online + 1
     online = streak >= config.online_after_frames
-    return replace(
-        state, online=online, frames_toward_online=0 if online else streak, last_frame_at=last
-    )
+    return {
+        "online": online,
+        "frames_toward_online": 0 if online else streak,
+        "last_frame_at": last,
+    }
