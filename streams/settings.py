@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     models_dir: Path = Field(default_factory=lambda: default_cache_dir() / "models")
     providers: str = Field(default="auto", description="auto, or a comma list: tensorrt,cuda,cpu")
     detection_max_side: int = Field(default=640, ge=32)
+    face_precision: Literal["auto", "fp32", "int8"] = Field(
+        default="auto", description="CenterFace weights: auto = int8 on CPU, fp32 on a GPU"
+    )
     inference_threads: int = Field(
         default=0, ge=0, description="Threads per inference; 0 = CPUs / worker_pool_size (1 on GPU)"
     )

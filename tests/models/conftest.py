@@ -24,9 +24,10 @@ def models_dir() -> Path:
     return directory
 
 
-@pytest.fixture(scope="session")
-def detectors(models_dir: Path) -> DetectorSet:
-    return load_detectors(Settings(models_dir=models_dir))
+@pytest.fixture(scope="session", params=["int8", "fp32"])
+def detectors(models_dir: Path, request: pytest.FixtureRequest) -> DetectorSet:
+    """Both CenterFace copies: every real-model test runs with each (int8 is the CPU default)."""
+    return load_detectors(Settings(models_dir=models_dir, face_precision=request.param))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
+from streams.anonymize.derive import derive_runtime_model, dynamicize
 from streams.anonymize.exceptions import (
     ModelFetchError,
     ModelIntegrityError,
@@ -22,8 +23,6 @@ from streams.anonymize.exceptions import (
 from streams.anonymize.models import (
     CENTERFACE,
     ModelSpec,
-    derive_runtime_model,
-    dynamicize,
     fetch_models,
     resolve_model,
 )
@@ -178,3 +177,78 @@ def test_weights_listed_as_inputs_are_no_longer_inputs_and_results_do_not_change
     (out,) = session.run(None, {"input.1": np.ones((1, 3, 64, 32), dtype=np.float32)})
     assert out.shape == (1, 3, 64, 32)
     assert float(out.min()) == 2.0
+
+
+def _conv_model() -> bytes:
+    """A tiny convolutional model with fixed dims, to quantize."""
+    rng = np.random.default_rng(0)
+    weights = [
+        helper.make_tensor(name, TensorProto.FLOAT, shape, rng.normal(0, 0.1, shape).flatten())
+        for name, shape in (("w0", [4, 3, 3, 3]), ("w1", [4, 4, 3, 3]), ("w2", [1, 4, 1, 1]))
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input.1", "w0"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["a", "w1"], ["b"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["b"], ["c"]),
+        helper.make_node("Conv", ["c", "w2"], ["537"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "fixed_conv",
+        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [10, 3, 32, 32])],
+        [helper.make_tensor_value_info("537", TensorProto.FLOAT, [10, 1, 32, 32])],
+        initializer=weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 7
+    return bytes(model.SerializeToString())
+
+
+def test_an_int8_spec_gets_a_verified_quantized_copy_once(tmp_path: Path) -> None:
+    pytest.importorskip("skimage")  # the pinned calibration files, read where installed
+    data = _conv_model()
+    wheel = _wheel("pkg/conv.onnx", data)
+    spec = ModelSpec(
+        name="conv",
+        package="pkg",
+        version="1.0",
+        wheel="pkg-1.0-py3-none-any.whl",
+        wheel_sha256=hashlib.sha256(wheel).hexdigest(),
+        member="pkg/conv.onnx",
+        sha256=hashlib.sha256(data).hexdigest(),
+        licence="MIT",
+        source="test",
+        dynamic_inputs=(("input.1", ("B", 3, "H", "W")),),
+        dynamic_outputs=(("537", ("B", 1, "H", "W")),),
+        input_name="input.1",
+        int8=True,
+    )
+    index = FakeIndex({"pkg": wheel})
+
+    first = fetch_models(tmp_path, [spec], download=index, calibration_download=index)
+    second = fetch_models(tmp_path, [spec], download=index, calibration_download=index)
+
+    assert [(r.status, r.precision) for r in first] == [("fetched", "fp32"), ("fetched", "int8")]
+    assert [r.status for r in second] == ["cached", "cached"]
+    assert index.calls == ["pkg==1.0"]  # scikit-image's files were read where installed
+    int8 = resolve_model(spec, tmp_path, "int8")
+    assert int8 == tmp_path / spec.int8_file
+    session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"input.1": np.full((2, 3, 64, 96), 128, np.float32)})
+    assert out.shape == (2, 1, 64, 96)
+    int8.write_bytes(int8.read_bytes() + b"x")
+    with pytest.raises(ModelIntegrityError):
+        resolve_model(spec, tmp_path, "int8")
+    assert [r.status for r in fetch_models(tmp_path, [spec], download=index)] == [
+        "cached",
+        "fetched",
+    ]
+
+
+def test_a_model_without_an_int8_copy_cannot_be_resolved_as_int8(
+    tmp_path: Path, spec_and_index: tuple[ModelSpec, FakeIndex]
+) -> None:
+    spec, index = spec_and_index
+    fetch_models(tmp_path, [spec], download=index)
+    with pytest.raises(ModelMissingError):
+        resolve_model(spec, tmp_path, "int8")

@@ -114,3 +114,22 @@ def test_batch_size_is_chosen_from_measured_latency(
     latency: dict[int, float], budget: float, expected: int
 ) -> None:
     assert choose_batch_size(latency, budget) == expected
+
+
+@pytest.mark.parametrize(
+    ("requested", "gpu", "face", "plate"),
+    [
+        ("auto", False, "int8", "fp32"),  # int8 only where a static int8 copy exists
+        ("auto", True, "fp32", "fp32"),  # a GPU runs fp32 (fp16 under TensorRT)
+        ("fp32", False, "fp32", "fp32"),
+        ("int8", True, "int8", "fp32"),
+    ],
+)
+def test_face_precision_follows_settings_and_device(
+    tmp_path: Path, requested: str, gpu: bool, face: str, plate: str
+) -> None:
+    settings = Settings(models_dir=tmp_path, face_precision=requested)
+    optimizer = ONNXOptimizer(gpu, settings, available=ALL, cpu_count=2)
+
+    assert optimizer.get_device_config("centerface")["precision"] == face
+    assert optimizer.get_device_config("clp_det")["precision"] == plate
