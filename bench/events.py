@@ -1,0 +1,175 @@
+"""Events throughput: the events agent (breaker + health tables) against a bare aiokafka loop.
+
+One run, one broker, the same ``camera.events`` messages (Avro ``CameraEvent``, N cameras):
+
+- peer: a bare ``aiokafka`` consumer loop (``async for message in consumer``) reading them;
+- camguard: a ``camguard worker`` subprocess whose events agent decodes each message, folds it
+  into the camera's breaker and health, and writes both changelog-backed table rows (two
+  changelog records per event); events/s is read from its ``/metrics`` counter.
+
+Both rates are taken between the first message and the last, so start-up and recovery are
+left out. Printed: both rates and camguard / bare (the goal is >= 0.5).
+
+    .venv/bin/python bench/events.py [--events 30000] [--cameras 100] [--bootstrap host:port]
+
+Without ``--bootstrap`` a throwaway broker is started (infra/kafka, a free port). With one,
+``camera.events`` should be empty: both sides read the topic from its beginning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from streams.codec import AvroCodec
+from streams.devstack import REPO_ROOT, LocalKafka, free_port
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+TOPIC = "camera.events"
+
+
+async def produce(bootstrap: str, events: int, cameras: int) -> None:
+    codec = AvroCodec()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        now = int(time.time() * 1000)
+        for i in range(events):
+            camera_id = f"bench-cam-{i % cameras}"
+            kind = "FRAME_ERROR" if i % 97 == 0 else "FRAME_OK"
+            record = {
+                "event_id": str(uuid.uuid4()),
+                "camera_id": camera_id,
+                "occurred_at": now + i // cameras,
+                "kind": kind,
+                "latency_ms": 5.0 + i % 40,
+                "attributes": {},
+            }
+            value = codec.encode("CameraEvent", record)
+            await producer.send(TOPIC, value=value, key=camera_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def bare_loop(bootstrap: str, events: int) -> float:
+    """Messages per second of a bare aiokafka loop over the topic."""
+    consumer = AIOKafkaConsumer(
+        TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        seen, first = 0, 0.0
+        async for _message in consumer:
+            if seen == 0:
+                first = time.perf_counter()
+            seen += 1
+            if seen >= events:
+                break
+        return (events - 1) / (time.perf_counter() - first)
+    finally:
+        await consumer.stop()
+
+
+async def processed(client: httpx.AsyncClient, url: str) -> int:
+    try:
+        text = (await client.get(f"{url}/metrics")).text
+    except httpx.TransportError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith('camguard_events_total{name="events.processed"}'):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
+def start_worker(bootstrap: str, port: int, work: Path) -> subprocess.Popen[bytes]:
+    """A ``camguard worker`` subprocess on a fresh app id (reads the topic from the start)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "CAMGUARD_BROKER": f"kafka://{bootstrap}",
+        "CAMGUARD_APP_ID": f"bench-{uuid.uuid4().hex[:6]}",
+        "CAMGUARD_HEALTH_PUBLISH_INTERVAL_S": "5",
+    }
+    argv = [sys.executable, "-m", "agents.cli", "worker", "--web-port", str(port)]
+    argv += ["--data-dir", str(work / "worker"), "-l", "warning"]
+    with (work / "worker.log").open("wb") as log:
+        return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
+
+
+async def agent_rate(bootstrap: str, events: int, work: Path) -> float:
+    """Events per second through the events agent of a worker subprocess."""
+    port = free_port()
+    worker = start_worker(bootstrap, port, work)
+    try:
+        return await _measure(f"http://127.0.0.1:{port}", events, worker)
+    finally:
+        worker.terminate()
+        await asyncio.to_thread(worker.wait, 60)
+
+
+async def _measure(url: str, events: int, worker: subprocess.Popen[bytes]) -> float:
+    async with httpx.AsyncClient(timeout=5) as client:
+        deadline = time.monotonic() + 300
+        start_count, started = 0, 0.0
+        while True:
+            assert worker.poll() is None, "worker exited; see worker.log"
+            assert time.monotonic() < deadline, "the worker did not finish in 300 s"
+            count = await processed(client, url)
+            if count and not started:
+                start_count, started = count, time.perf_counter()
+            if count >= events:
+                return (count - start_count) / (time.perf_counter() - started)
+            await asyncio.sleep(0.05)
+
+
+async def run(args: argparse.Namespace, work: Path) -> None:
+    bootstrap = args.bootstrap
+    broker = None
+    if bootstrap is None:
+        broker = LocalKafka(port=free_port(), run_dir=work / "kafka")
+        broker.start()
+        bootstrap = broker.bootstrap
+    try:
+        await ensure_topics(Settings(broker=f"kafka://{bootstrap}"))
+        await produce(bootstrap, args.events, args.cameras)
+        bare = await bare_loop(bootstrap, args.events)
+        ours = await agent_rate(bootstrap, args.events, work)
+    finally:
+        if broker is not None:
+            broker.stop()
+    print(f"events: {args.events} over {args.cameras} cameras, broker {bootstrap}")
+    print(f"bare aiokafka loop          : {bare:10.0f} msg/s")
+    print(f"camguard events agent       : {ours:10.0f} events/s (breaker + health, 2 tables)")
+    print(f"ratio camguard / bare       : {ours / bare:10.2f}  (goal >= 0.5)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--cameras", type=int, default=100)
+    parser.add_argument("--bootstrap", default=None, help="host:port of an existing broker")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="camguard-bench-events-") as tmp:
+        asyncio.run(run(args, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
