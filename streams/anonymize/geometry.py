@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -96,20 +96,26 @@ def plan_letterbox(height: int, width: int, max_side: int, stride: int = STRIDE)
     )
 
 
+def letterbox_into(image: Image, plan: Letterbox, canvas: Image) -> None:
+    """Resize ``image`` per ``plan`` straight into the top-left of ``canvas`` (``[H, W, 3]``,
+    padding already set): no intermediate image."""
+    target = canvas[: plan.resized_h, : plan.resized_w]
+    if (plan.resized_h, plan.resized_w) == (plan.height, plan.width):
+        target[...] = image
+        return
+    # INTER_LINEAR, not INTER_AREA: faster, and keeps small faces' edges sharper; measured
+    # recall on 1080p composites at max_side 640 was 0.90 against 0.88 with INTER_AREA.
+    size = (plan.resized_w, plan.resized_h)
+    resized = cv2.resize(image, size, dst=target, interpolation=cv2.INTER_LINEAR)
+    if not np.shares_memory(resized, target):  # OpenCV allocated instead of writing in place
+        target[...] = resized
+
+
 def letterbox(image: Image, plan: Letterbox, pad_value: tuple[int, int, int]) -> Image:
     """Resize ``image`` per ``plan`` and pad it with ``pad_value`` to the canvas size."""
-    resized: NDArray[Any]
-    if (plan.resized_h, plan.resized_w) == (plan.height, plan.width):
-        resized = image
-    else:
-        # INTER_LINEAR, not INTER_AREA: faster, and keeps small faces' edges sharper; measured
-        # recall on 1080p composites at max_side 640 was 0.90 against 0.88 with INTER_AREA.
-        resized = cv2.resize(
-            image, (plan.resized_w, plan.resized_h), interpolation=cv2.INTER_LINEAR
-        )
     canvas = np.empty((plan.canvas_h, plan.canvas_w, 3), dtype=np.uint8)
     canvas[:] = pad_value
-    canvas[: plan.resized_h, : plan.resized_w] = resized
+    letterbox_into(image, plan, canvas)
     return canvas
 
 

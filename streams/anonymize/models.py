@@ -28,7 +28,7 @@ from typing import Literal
 
 import onnx
 
-from streams.anonymize.derive import derive_runtime_model
+from streams.anonymize.derive import bgr_uint8_input, derive_runtime_model
 from streams.anonymize.exceptions import ModelFetchError, ModelIntegrityError, ModelMissingError
 from streams.anonymize.quantize import (
     RECIPE,
@@ -42,7 +42,7 @@ from streams.anonymize.quantize import (
 MANIFEST = "manifest.json"
 _MAX_MEMBER_BYTES = 64 * 1024 * 1024
 # Bump when derive_runtime_model changes so caches made by older code are re-derived.
-DERIVATION = "dynamic-dims+no-initializer-inputs/1"
+DERIVATION = "dynamic-dims+no-initializer-inputs+bgr-uint8-nhwc-input/2"
 Precision = Literal["fp32", "int8"]
 
 
@@ -63,6 +63,7 @@ class ModelSpec:
     dynamic_inputs: tuple[tuple[str, tuple[int | str, ...]], ...] = ()
     dynamic_outputs: tuple[tuple[str, tuple[int | str, ...]], ...] = ()
     input_name: str = ""
+    bgr_uint8_input: bool = False  # the derived copies take uint8 BGR [B, H, W, 3]
     int8: bool = False  # derive a statically quantized copy at fetch time
 
     @property
@@ -104,6 +105,7 @@ CENTERFACE = ModelSpec(
         ("540", ("B", 10, "h", "w")),
     ),
     input_name="input.1",
+    bgr_uint8_input=True,
     int8=True,
 )
 
@@ -236,12 +238,17 @@ def _is_int8_cached(spec: ModelSpec, models_dir: Path, entry: dict[str, str]) ->
     return entry.get("int8_sha256") == sha256_file(path)
 
 
-def _quantize_one(spec: ModelSpec, models_dir: Path, fetch: Downloader) -> dict[str, str]:
-    """Write the int8 copy of ``spec``'s runtime model; returns its manifest fields."""
+def write_int8_copy(spec: ModelSpec, models_dir: Path, fetch: Downloader) -> dict[str, str]:
+    """Write the int8 copy of ``spec``'s model (quantized before its input is adapted, so the
+    calibration feeds the network's own float input); returns its manifest fields."""
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".quantize-") as tmp:
         images = calibration_images(calibration_files(SKIMAGE_DATA, fetch, Path(tmp)))
-        model = onnx.load(str(models_dir / spec.runtime_file))
-        data = quantize_int8(model, spec.input_name, [network_input(i) for i in images], Path(tmp))
+        fp32 = derive_runtime_model(
+            onnx.load(str(models_dir / spec.original_file)), spec, adapt_input=False
+        )
+        data = quantize_int8(fp32, spec.input_name, [network_input(i) for i in images], Path(tmp))
+    if spec.bgr_uint8_input:
+        data = bgr_uint8_input(onnx.load_from_string(data), spec.input_name).SerializeToString()
     _write_atomic(models_dir / spec.int8_file, data)
     return {
         "int8_file": spec.int8_file,
@@ -277,7 +284,7 @@ def fetch_models(
                 fetch = calibration_download or partial(
                     pip_download, extra=SKIMAGE_DATA.platform_args
                 )
-                entry.update(_quantize_one(spec, models_dir, fetch))
+                entry.update(write_int8_copy(spec, models_dir, fetch))
                 _write_atomic(models_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
                 status = "fetched"
             results.append(FetchedModel(spec, models_dir / spec.int8_file, status, "int8"))

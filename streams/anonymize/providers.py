@@ -52,13 +52,19 @@ class InputShapes:
     input_name: str
     max_batch: int
     max_side: int
+    channels_last: bool = False  # [B, H, W, 3] instead of [B, 3, H, W]
 
     def profile(self) -> ProviderOptions:
         side = max(32, -(-self.max_side // 32) * 32)
+
+        def shape(batch: int, size: int) -> str:
+            dims = (batch, size, size, 3) if self.channels_last else (batch, 3, size, size)
+            return f"{self.input_name}:{'x'.join(map(str, dims))}"
+
         return {
-            "trt_profile_min_shapes": f"{self.input_name}:1x3x32x32",
-            "trt_profile_opt_shapes": f"{self.input_name}:{self.max_batch}x3x{side}x{side}",
-            "trt_profile_max_shapes": f"{self.input_name}:{self.max_batch}x3x{side}x{side}",
+            "trt_profile_min_shapes": shape(1, 32),
+            "trt_profile_opt_shapes": shape(self.max_batch, side),
+            "trt_profile_max_shapes": shape(self.max_batch, side),
         }
 
 

@@ -67,13 +67,16 @@ class ONNXOptimizer:
         self.cpu_count = cpu_count or os.cpu_count() or 1
 
     def plan(self, model: str) -> ProviderPlan:
-        _, codec = MODEL_CODECS[model]
+        spec, codec = MODEL_CODECS[model]
         return select_providers(
             self.settings.providers,
             self.available,
             engine_cache=self.settings.models_dir / "trt-engines",
             shapes=InputShapes(
-                codec.input_name, self.settings.batch_max_frames, self.settings.detection_max_side
+                codec.input_name,
+                self.settings.batch_max_frames,
+                self.settings.detection_max_side,
+                channels_last=spec.bgr_uint8_input,
             ),
         )
 

@@ -25,7 +25,7 @@ class TimedSession:
         self, output_names: Sequence[str] | None, input_feed: Mapping[str, np.ndarray]
     ) -> list[np.ndarray]:
         (blob,) = input_feed.values()
-        b, _, h, w = blob.shape
+        b, h, w, _ = blob.shape
         self.now += self.fixed_s + self.per_frame_s * b
         zeros = np.zeros((b, 1, h // 4, w // 4), np.float32)
         return [zeros, np.zeros((b, 2, h // 4, w // 4), np.float32), zeros]

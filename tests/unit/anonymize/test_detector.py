@@ -26,7 +26,7 @@ class ScriptedSession:
         self.shapes.append(blob.shape)
         if self.fail:
             raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION")
-        b, _, h, w = blob.shape
+        b, h, w, _ = blob.shape  # CenterFace's derived copy takes uint8 BGR [B, H, W, 3]
         heat = np.zeros((b, 1, h // 4, w // 4), np.float32)
         heat[:, 0, 2, 2] = 0.9
         scale = np.full((b, 2, h // 4, w // 4), np.log(2.0), np.float32)  # 8 x 8 px
@@ -45,7 +45,7 @@ def test_frames_of_different_cameras_are_batched_by_canvas() -> None:
     detector = OnnxDetector(session, CENTERFACE, max_side=640, max_batch=2)
     found = detector.detect(_frames())
 
-    assert sorted(session.shapes) == [(1, 3, 384, 640), (2, 3, 384, 640), (2, 3, 480, 640)]
+    assert sorted(session.shapes) == [(1, 384, 640, 3), (2, 384, 640, 3), (2, 480, 640, 3)]
     # one face per frame, mapped back to each frame's own pixels (720p was scaled by 1/2)
     assert [len(f) for f in found] == [1] * 5
     assert found[0][0] == Detection("FACE", 12.0, 12.0, 28.0, 28.0, pytest.approx(0.9))

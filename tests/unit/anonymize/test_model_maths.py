@@ -50,14 +50,26 @@ def test_centerface_boxes_stay_inside_the_image_not_the_padding() -> None:
     assert box[3] == 100.0
 
 
-def test_centerface_preprocess_is_rgb_float_nchw() -> None:
-    bgr = np.zeros((64, 96, 3), dtype=np.uint8)
+def test_centerface_preprocess_letterboxes_bgr_frames_into_a_zero_padded_uint8_batch() -> None:
+    bgr = np.zeros((100, 160, 3), dtype=np.uint8)
     bgr[..., 0] = 255  # blue
-    blob = centerface.preprocess([bgr, bgr], [plan_letterbox(64, 96, 0)] * 2)
-    assert blob.shape == (2, 3, 64, 96)
-    assert blob.dtype == np.float32
-    assert (blob[:, 2] == 255).all()
-    assert (blob[:, 0] == 0).all()
+    plan = plan_letterbox(100, 160, 80)  # halved to 50 x 80, padded to 64 x 96
+    batch = centerface.preprocess([bgr, bgr], [plan] * 2)
+    assert batch.shape == (2, 64, 96, 3)
+    assert batch.dtype == np.uint8
+    assert (batch[:, :50, :80, 0] == 255).all()
+    assert (batch[:, :50, :80, 1:] == 0).all()
+    assert (batch[:, 50:] == 0).all()
+    assert (batch[:, :, 80:] == 0).all()
+
+
+def test_centerface_preprocess_of_a_frame_that_fits_copies_it_unchanged() -> None:
+    frame = np.random.default_rng(0).integers(0, 256, (40, 70, 3), dtype=np.uint8)
+    (canvas,) = centerface.preprocess([frame], [plan_letterbox(40, 70, 640)])
+    assert canvas.shape == (64, 96, 3)
+    assert (canvas[:40, :70] == frame).all()
+    assert not canvas[40:].any()
+    assert not canvas[:, 70:].any()
 
 
 def _reference_priors(h: int, w: int) -> np.ndarray:

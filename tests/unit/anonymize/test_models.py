@@ -168,7 +168,9 @@ def test_weights_listed_as_inputs_are_no_longer_inputs_and_results_do_not_change
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
     model.ir_version = 7
-    spec = replace(CENTERFACE, dynamic_outputs=(("537", ("B", 3, "H", "W")),))
+    spec = replace(
+        CENTERFACE, dynamic_outputs=(("537", ("B", 3, "H", "W")),), bgr_uint8_input=False
+    )
 
     derived = derive_runtime_model(model, spec)
 

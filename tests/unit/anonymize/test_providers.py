@@ -133,3 +133,9 @@ def test_face_precision_follows_settings_and_device(
 
     assert optimizer.get_device_config("centerface")["precision"] == face
     assert optimizer.get_device_config("clp_det")["precision"] == plate
+
+
+def test_tensorrt_profile_of_a_channels_last_input() -> None:
+    shapes = InputShapes("input.1", 4, 640, channels_last=True)
+    assert shapes.profile()["trt_profile_min_shapes"] == "input.1:1x32x32x3"
+    assert shapes.profile()["trt_profile_max_shapes"] == "input.1:4x640x640x3"
