@@ -3,12 +3,14 @@
 One run, one broker, the same ``camera.events`` messages (Avro ``CameraEvent``, N cameras):
 
 - peer: a bare ``aiokafka`` consumer loop (``async for message in consumer``) reading them;
+- reference: a Faust worker whose only agent counts the messages (no decode, no tables): what
+  Faust's per-message machinery costs by itself;
 - camguard: a ``camguard worker`` subprocess whose events agent decodes each message, folds it
-  into the camera's breaker and health, and writes both changelog-backed table rows (two
-  changelog records per event); events/s is read from its ``/metrics`` counter.
+  into the camera's breaker and health, and writes both changelog-backed table rows (once per
+  camera per batch); events/s is read from its ``/metrics`` counter.
 
 Both rates are taken between the first message and the last, so start-up and recovery are
-left out. Printed: both rates and camguard / bare (the goal is >= 0.5).
+left out. Printed: the three rates, camguard / bare (the goal is >= 0.5) and camguard / Faust no-op.
 
     .venv/bin/python bench/events.py [--events 30000] [--cameras 100] [--bootstrap host:port]
 
@@ -27,9 +29,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+import faust
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faust.web import Request, Response, View
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -99,6 +104,32 @@ async def processed(client: httpx.AsyncClient, url: str) -> int:
     return 0
 
 
+def serve_noop(bootstrap: str, port: int, data_dir: str) -> None:
+    """Run a Faust worker whose one agent only counts ``camera.events`` messages."""
+    app = faust.App(
+        f"bench-noop-{uuid.uuid4().hex[:6]}",
+        broker=f"kafka://{bootstrap}",
+        web_port=port,
+        datadir=data_dir,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+    )
+    topic = app.topic(TOPIC, key_serializer="raw", value_serializer="raw")
+    seen = [0]
+
+    @app.agent(topic)
+    async def count(stream: Any) -> None:
+        async for _event in stream.events():
+            seen[0] += 1
+
+    @app.page("/metrics")
+    class Count(View):
+        async def get(self, request: Request) -> Response:
+            return self.text(f'camguard_events_total{{name="events.processed"}} {seen[0]}\n')
+
+    faust.Worker(app, loglevel="warning", redirect_stdouts=False).execute_from_commandline()
+
+
 def start_worker(bootstrap: str, port: int, work: Path) -> subprocess.Popen[bytes]:
     """A ``camguard worker`` subprocess on a fresh app id (reads the topic from the start)."""
     env = {
@@ -114,10 +145,17 @@ def start_worker(bootstrap: str, port: int, work: Path) -> subprocess.Popen[byte
         return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
 
 
-async def agent_rate(bootstrap: str, events: int, work: Path) -> float:
+def start_noop(bootstrap: str, port: int, work: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, __file__, "--serve-noop", str(port), "--bootstrap", bootstrap]
+    argv += ["--data-dir", str(work / "noop")]
+    with (work / "noop.log").open("wb") as log:
+        return subprocess.Popen(argv, cwd=REPO_ROOT, stdout=log, stderr=log)
+
+
+async def agent_rate(bootstrap: str, events: int, work: Path, noop: bool = False) -> float:
     """Events per second through the events agent of a worker subprocess."""
     port = free_port()
-    worker = start_worker(bootstrap, port, work)
+    worker = (start_noop if noop else start_worker)(bootstrap, port, work)
     try:
         return await _measure(f"http://127.0.0.1:{port}", events, worker)
     finally:
@@ -151,14 +189,17 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         await ensure_topics(Settings(broker=f"kafka://{bootstrap}"))
         await produce(bootstrap, args.events, args.cameras)
         bare = await bare_loop(bootstrap, args.events)
+        noop = await agent_rate(bootstrap, args.events, work, noop=True)
         ours = await agent_rate(bootstrap, args.events, work)
     finally:
         if broker is not None:
             broker.stop()
     print(f"events: {args.events} over {args.cameras} cameras, broker {bootstrap}")
     print(f"bare aiokafka loop          : {bare:10.0f} msg/s")
+    print(f"Faust no-op agent           : {noop:10.0f} msg/s")
     print(f"camguard events agent       : {ours:10.0f} events/s (breaker + health, 2 tables)")
     print(f"ratio camguard / bare       : {ours / bare:10.2f}  (goal >= 0.5)")
+    print(f"ratio camguard / Faust no-op: {ours / noop:10.2f}")
 
 
 def main() -> None:
@@ -166,7 +207,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--cameras", type=int, default=100)
     parser.add_argument("--bootstrap", default=None, help="host:port of an existing broker")
+    parser.add_argument("--serve-noop", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_noop is not None:
+        sys.argv = [*sys.argv[:1], "worker"]  # faust.Worker reads its own command line
+        serve_noop(args.bootstrap, args.serve_noop, args.data_dir)
+        return
     with tempfile.TemporaryDirectory(prefix="camguard-bench-events-") as tmp:
         asyncio.run(run(args, Path(tmp)))
 
