@@ -125,6 +125,10 @@ class ONNXOptimizer:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        if threads.pool_size > 1:
+            # Several pool workers share the cores: an idle intra-op thread must sleep, not
+            # spin (measured, 2 workers x 2 threads on 2 cores: 145 against 113 inferences/s).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return options
 
     def create_session(self, model: str, path: Path) -> ort.InferenceSession:

@@ -139,3 +139,18 @@ def test_tensorrt_profile_of_a_channels_last_input() -> None:
     shapes = InputShapes("input.1", 4, 640, channels_last=True)
     assert shapes.profile()["trt_profile_min_shapes"] == "input.1:1x32x32x3"
     assert shapes.profile()["trt_profile_max_shapes"] == "input.1:4x640x640x3"
+
+
+def test_pooled_sessions_do_not_spin_idle_threads(tmp_path: Path) -> None:
+    def spinning(pool: int) -> str | None:
+        settings = Settings(models_dir=tmp_path, worker_pool_size=pool, inference_threads=2)
+        options = ONNXOptimizer(False, settings, available=CPU, cpu_count=2).session_options(
+            "centerface"
+        )
+        try:
+            return str(options.get_session_config_entry("session.intra_op.allow_spinning"))
+        except RuntimeError:  # not set: onnxruntime's default (spin)
+            return None
+
+    assert spinning(2) == "0"
+    assert spinning(1) is None
