@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, LocalKafka, free_port
+from streams.resilience.changelogs import ensure_changelog_topics
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -130,13 +131,13 @@ def serve_noop(bootstrap: str, port: int, data_dir: str) -> None:
     faust.Worker(app, loglevel="warning", redirect_stdouts=False).execute_from_commandline()
 
 
-def start_worker(bootstrap: str, port: int, work: Path) -> subprocess.Popen[bytes]:
+def start_worker(bootstrap: str, port: int, work: Path, app_id: str) -> subprocess.Popen[bytes]:
     """A ``camguard worker`` subprocess on a fresh app id (reads the topic from the start)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
         "CAMGUARD_BROKER": f"kafka://{bootstrap}",
-        "CAMGUARD_APP_ID": f"bench-{uuid.uuid4().hex[:6]}",
+        "CAMGUARD_APP_ID": app_id,
         "CAMGUARD_HEALTH_PUBLISH_INTERVAL_S": "5",
     }
     argv = [sys.executable, "-m", "agents.cli", "worker", "--web-port", str(port)]
@@ -155,7 +156,12 @@ def start_noop(bootstrap: str, port: int, work: Path) -> subprocess.Popen[bytes]
 async def agent_rate(bootstrap: str, events: int, work: Path, noop: bool = False) -> float:
     """Events per second through the events agent of a worker subprocess."""
     port = free_port()
-    worker = (start_noop if noop else start_worker)(bootstrap, port, work)
+    if noop:
+        worker = start_noop(bootstrap, port, work)
+    else:
+        app_id = f"bench-{uuid.uuid4().hex[:6]}"
+        await ensure_changelog_topics(Settings(broker=f"kafka://{bootstrap}", app_id=app_id))
+        worker = start_worker(bootstrap, port, work, app_id)
     try:
         return await _measure(f"http://127.0.0.1:{port}", events, worker)
     finally:

@@ -21,6 +21,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, free_port
+from streams.resilience.changelogs import ensure_changelog_topics
+from streams.settings import Settings
+from streams.topics import ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 SEED_KEYS = {"frames_processed", "errors_count", "avg_latency_ms", "circuit_breaker_state"}
@@ -39,6 +42,7 @@ def worker_env(kafka_bootstrap: str, postgres_dsn: str, tmp_path: Path) -> Itera
         "CAMGUARD_BREAKER_JITTER_RATIO": "0",
     }
     env.pop("CAMGUARD_SUPABASE_URL", None)
+    asyncio.run(prepare_topics(env["CAMGUARD_BROKER"], env["CAMGUARD_APP_ID"]))
     argv = [sys.executable, "-m", "agents.cli", "worker", "--web-port", str(port)]
     argv += ["--data-dir", str(tmp_path / "data"), "-l", "info"]
     log = tmp_path / "worker.log"
@@ -49,6 +53,12 @@ def worker_env(kafka_bootstrap: str, postgres_dsn: str, tmp_path: Path) -> Itera
     finally:
         proc.terminate()
         proc.wait(60)
+
+
+async def prepare_topics(broker: str, app_id: str) -> None:
+    settings = Settings(broker=broker, app_id=app_id)
+    await ensure_topics(settings)
+    await ensure_changelog_topics(settings)
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], worker: dict[str, Any]) -> Any:

@@ -35,7 +35,10 @@ from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, free_port
 from streams.resilience.breaker import BreakerState
 from streams.resilience.camera import CameraConfig, apply_observation
+from streams.resilience.changelogs import ensure_changelog_topics
 from streams.resilience.health import EventKind, HealthState, Observation
+from streams.settings import Settings
+from streams.topics import ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -197,6 +200,9 @@ async def test_state_recovers_from_the_changelog_after_sigkill(
     }
     for name in ("CAMGUARD_PG_DSN", "CAMGUARD_SUPABASE_URL"):
         env.pop(name, None)
+    settings = Settings(broker=env["CAMGUARD_BROKER"], app_id=env["CAMGUARD_APP_ID"])
+    await ensure_topics(settings)
+    await ensure_changelog_topics(settings)
     want = expected(prefix)
     async with event_source(kafka_bootstrap, prefix) as source, httpx.AsyncClient() as client:
         await source.produce(20)
