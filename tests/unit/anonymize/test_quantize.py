@@ -14,17 +14,16 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from streams.anonymize.exceptions import ModelIntegrityError
-from streams.anonymize.quantize import (
+from streams.anonymize.calibration import (
     CALIBRATION_HW,
     CANVAS_HW,
     SKIMAGE_DATA,
     calibration_files,
     calibration_images,
-    kept_fp32,
     network_input,
-    quantize_int8,
 )
+from streams.anonymize.exceptions import ModelIntegrityError
+from streams.anonymize.quantize import kept_fp32, quantize_int8
 
 NOT_INSTALLED = replace(SKIMAGE_DATA, import_name="camguard_no_such_package")
 
