@@ -51,7 +51,7 @@ def _cmd_script(script: Path, args: argparse.Namespace) -> int:
 
 
 def _cmd_kafka(args: argparse.Namespace) -> int:
-    from streams.topics import ensure_topics
+    from agents.worker import prepare_topics
 
     if args.action not in ("start", "topics"):
         return _cmd_script(KAFKA_SCRIPT, args)
@@ -60,7 +60,7 @@ def _cmd_kafka(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.action == "start" and args.port is not None:
         settings = Settings(broker=f"kafka://127.0.0.1:{args.port}")
-    created = asyncio.run(ensure_topics(settings))
+    created = asyncio.run(prepare_topics(settings))
     print("topics created: " + (", ".join(created) if created else "none (all exist)"))
     return 0
 

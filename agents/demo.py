@@ -21,10 +21,10 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
+from agents.worker import prepare_topics
 from streams.app import ANONYMIZED, DEADLETTER, EVENTS, FRAMES, HEALTH, TRANSITIONS
 from streams.devstack import LocalKafka, free_port
 from streams.settings import Settings
-from streams.topics import ensure_topics
 
 WATCHED = (FRAMES, EVENTS, ANONYMIZED, HEALTH, TRANSITIONS, DEADLETTER)
 
@@ -124,7 +124,7 @@ def run_demo(duration_s: float | None = None, cameras: int = 3) -> int:
         stack.kafka = LocalKafka(port=kafka_port, run_dir=run_dir / "kafka")
         print("[demo] " + stack.kafka.start(), flush=True)
         settings = Settings(broker=f"kafka://{bootstrap}")
-        asyncio.run(ensure_topics(settings))
+        asyncio.run(prepare_topics(settings))
         print("[demo] starting the worker ...", flush=True)
         stack.processes.append(_spawn(["agents.cli", "worker"], env, run_dir / "worker.log"))
         deadline = time.monotonic() + 90

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import faust
+from aiokafka.errors import KafkaError
 
 from agents import events as event_agents
 from agents import frames as frame_agents
 from agents import health as health_agents
 from agents import policies as policy_agents
-from streams.app import CamguardApp, build_app
+from streams.app import CamguardApp, TopicSpec, build_app, topic_specs
+from streams.resilience.changelogs import changelog_topic_specs
 from streams.settings import Settings
+from streams.topics import ensure_topics
 from streams.web import cameras as camera_views
 from streams.web import dashboard as dashboard_views
 from streams.web import health as health_views
@@ -34,8 +40,31 @@ def build_worker(settings: Settings) -> CamguardApp:
     return cg
 
 
+log = logging.getLogger(__name__)
+
+
+def worker_topic_specs(settings: Settings) -> list[TopicSpec]:
+    """The contract topics and the camera tables' changelogs, created before the worker joins.
+
+    Created first so that the tables' changelog partitions are in the very first assignment
+    (see streams/resilience/changelogs.py) and compacted topics get their cleanup policy.
+    """
+    return [*topic_specs(settings), *changelog_topic_specs(settings)]
+
+
+async def prepare_topics(settings: Settings, within_s: float = 30.0) -> list[str]:
+    """Create missing topics; a broker that is not up yet only costs a warning."""
+    try:
+        async with asyncio.timeout(within_s):
+            return await ensure_topics(settings, worker_topic_specs(settings))
+    except (KafkaError, TimeoutError, OSError) as exc:
+        log.warning("could not create topics before start (%r); Faust will declare them", exc)
+        return []
+
+
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run a worker in the foreground until SIGTERM/SIGINT."""
+    asyncio.run(prepare_topics(settings))
     cg = build_worker(settings)
     worker = faust.Worker(cg.app, loglevel=loglevel, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -25,8 +26,9 @@ def topic_config(spec: TopicSpec) -> dict[str, str]:
     return config
 
 
-async def ensure_topics(settings: Settings) -> list[str]:
-    """Create every missing topic; return the names that were created."""
+async def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] | None = None) -> list[str]:
+    """Create the missing topics of ``specs`` (default: every contract topic); return their names."""
+    specs = topic_specs(settings) if specs is None else specs
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
@@ -38,7 +40,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 replication_factor=settings.topic_replication_factor,
                 topic_configs=topic_config(spec),
             )
-            for spec in topic_specs(settings)
+            for spec in specs
             if spec.name not in existing
         ]
         if wanted:

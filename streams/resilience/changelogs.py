@@ -9,17 +9,10 @@ topics`` or a deployment step) avoids that race.
 
 from __future__ import annotations
 
-import logging
-
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
-
 from streams.app import TopicSpec
 from streams.resilience.tables import BREAKERS, CAMERA_HEALTH
 from streams.settings import Settings
-from streams.topics import topic_config
-
-log = logging.getLogger(__name__)
+from streams.topics import ensure_topics
 
 
 def changelog_topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -32,25 +25,4 @@ def changelog_topic_specs(settings: Settings) -> list[TopicSpec]:
 
 async def ensure_changelog_topics(settings: Settings) -> list[str]:
     """Create the missing changelog topics; return the names that were created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [
-            NewTopic(
-                name=spec.name,
-                num_partitions=settings.topic_partitions,
-                replication_factor=settings.topic_replication_factor,
-                topic_configs=topic_config(spec),
-            )
-            for spec in changelog_topic_specs(settings)
-            if spec.name not in existing
-        ]
-        if wanted:
-            try:
-                await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                log.info("changelog topics created concurrently by another process")
-        return [t.name for t in wanted]
-    finally:
-        await admin.close()
+    return await ensure_topics(settings, changelog_topic_specs(settings))
