@@ -34,7 +34,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from codegen.avro_schema import SchemaFile
 from codegen.avro_ts import compile_types
 from codegen.generate import build_outputs, stale_outputs
-from streams.anonymize.models import fetch_models
 from streams.app import ANONYMIZED, DEADLETTER, FRAMES
 from streams.codec import AvroCodec, SchemaCatalog
 from streams.devstack import free_port
@@ -245,14 +244,6 @@ async def test_node_reads_python_messages_and_python_reads_node_frame(
     assert frame["org_id"] is None  # omitted on the TypeScript side: the default was written
     assert frame["data"] == b"\x89PNG"
     assert int(frame["captured_at"].timestamp() * 1000) == 1_700_000_000_123
-
-
-@pytest.fixture(scope="module")
-def models_dir() -> Path:
-    """The pinned ONNX models in the cache (``camguard models fetch``; no download when there)."""
-    directory = Settings().models_dir
-    fetch_models(directory)
-    return directory
 
 
 async def _node_produce_frame(

@@ -16,9 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -32,13 +29,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.codec import AvroCodec
-from streams.devstack import REPO_ROOT, free_port
+from streams.devstack import REPO_ROOT
 from streams.resilience.breaker import BreakerState
 from streams.resilience.camera import CameraConfig, apply_observation
 from streams.resilience.changelogs import ensure_changelog_topics
 from streams.resilience.health import EventKind, HealthState, Observation
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from tests.integration.worker_process import Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -72,40 +70,6 @@ def expected(prefix: str) -> dict[str, Expected]:
             breaker, health = update.breaker, update.health
         out[camera_id] = Expected(breaker, health)
     return out
-
-
-class Worker:
-    """A ``camguard worker`` subprocess with its own data directory and web port."""
-
-    def __init__(self, env: dict[str, str], data_dir: Path, log: Path) -> None:
-        self.port = free_port()
-        self.log = log
-        argv = [sys.executable, "-m", "agents.cli", "worker", "--web-port", str(self.port)]
-        argv += ["--data-dir", str(data_dir), "-l", "info"]
-        self._log_file = log.open("wb")
-        self.proc = subprocess.Popen(
-            argv, cwd=REPO_ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log_file.close()
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
 
 
 async def cameras(client: httpx.AsyncClient, worker: Worker, prefix: str) -> dict[str, Any]:
@@ -206,7 +170,7 @@ async def test_state_recovers_from_the_changelog_after_sigkill(
     want = expected(prefix)
     async with event_source(kafka_bootstrap, prefix) as source, httpx.AsyncClient() as client:
         await source.produce(20)
-        first = Worker(env, tmp_path / "worker-1", tmp_path / "worker-1.log")
+        first = Worker(env, tmp_path / "worker-1", tmp_path / "worker-1.log", loglevel="info")
         workers.append(first)
 
         def events_seen(found: dict[str, Any]) -> int:
@@ -223,7 +187,7 @@ async def test_state_recovers_from_the_changelog_after_sigkill(
         assert source.rounds == 80
         await source.produce(EVENTS_PER_CAMERA - source.rounds)
 
-        second = Worker(env, tmp_path / "worker-2", tmp_path / "worker-2.log")
+        second = Worker(env, tmp_path / "worker-2", tmp_path / "worker-2.log", loglevel="info")
         workers.append(second)
 
         last: dict[str, Any] = {}

@@ -23,7 +23,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.anonymize.blur import laplacian_variance
-from streams.anonymize.models import fetch_models
 from streams.app import ANONYMIZED, DEADLETTER, FRAMES
 from streams.codec import AvroCodec
 from streams.devstack import free_port
@@ -63,13 +62,6 @@ def _frame(camera_id: str, seq: int, data: bytes) -> bytes:
         "data": data,
     }
     return CODEC.encode("Frame", record)
-
-
-@pytest.fixture(scope="module")
-def models_dir() -> Path:
-    directory = Settings().models_dir
-    fetch_models(directory)
-    return directory
 
 
 @pytest.fixture
