@@ -27,7 +27,10 @@ def topic_config(spec: TopicSpec) -> dict[str, str]:
 
 
 async def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] | None = None) -> list[str]:
-    """Create the missing topics of ``specs`` (default: every contract topic); return their names."""
+    """Create the missing topics of ``specs`` (default: every contract topic).
+
+    Returns the names that were created.
+    """
     specs = topic_specs(settings) if specs is None else specs
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()

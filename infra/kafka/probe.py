@@ -1,10 +1,10 @@
 """Standard-library helpers for kafka.sh: port checks and a real Kafka Metadata request.
 
-    probe.py free PORT              exit 0 when 127.0.0.1:PORT is free
-    probe.py pick                   print a free port
-    probe.py wait HOST PORT SECS [PID]
-                                    exit 0 once the broker answers a Metadata request
-                                    listing itself; 1 on timeout or when PID died
+probe.py free PORT              exit 0 when 127.0.0.1:PORT is free
+probe.py pick                   print a free port
+probe.py wait HOST PORT SECS [PID]
+                                exit 0 once the broker answers a Metadata request
+                                listing itself; 1 on timeout or when PID died
 """
 
 from __future__ import annotations
