@@ -42,7 +42,8 @@ def event(camera_id: str, kind: str, **extra: Any) -> bytes:
 
 @pytest.fixture
 async def worker(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Worker]:
-    proc = Worker(worker_env(kafka_bootstrap), tmp_path / "data", tmp_path / "worker.log")
+    env = worker_env(kafka_bootstrap, app_id=f"pipeline-{uuid.uuid4().hex[:8]}")
+    proc = Worker(env, tmp_path / "data", tmp_path / "worker.log", loglevel="info")
     try:
         yield proc
     finally:
