@@ -137,6 +137,7 @@ def run_demo(duration_s: float | None = None, cameras: int = 3) -> int:
         camera_args = ["agents.cli", "gateway", "--source", "synthetic", "--cameras", str(cameras)]
         stack.processes.append(_spawn(camera_args, env, run_dir / "gateway.log"))
         print(f"[demo] stats page:     {stats_url}", flush=True)
+        print(f"[demo] dashboard:      http://127.0.0.1:{web_port}/dashboard", flush=True)
         print(f"[demo] cameras (JSON): http://127.0.0.1:{web_port}/api/cameras", flush=True)
         print(f"[demo] gateway queue:  http://127.0.0.1:{gateway_port}/queue/stats", flush=True)
         print(f"[demo] logs in {run_dir}; Ctrl-C stops everything", flush=True)

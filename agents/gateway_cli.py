@@ -30,6 +30,11 @@ def add_gateway_parser(sub: Any) -> None:
     p.add_argument("--cameras", type=int, default=None, help="N simulated ids cam-1..cam-N")
     p.add_argument("--source", action="append", default=[], help="FILE, rtsp://..., synthetic")
     p.add_argument("--fps", type=float, default=5.0)
+    p.add_argument(
+        "--frame-events",
+        action="store_true",
+        help="also send a FRAME_OK event per frame (when no camguard worker counts the frames)",
+    )
     p.add_argument("--org-id", default=None)
     p.add_argument("--site-id", default=None)
     p.add_argument("--width", type=int, default=640, help="synthetic frame width")
@@ -66,6 +71,7 @@ def camera_specs(args: argparse.Namespace) -> tuple[CameraSpec, ...]:
             width=args.width,
             height=args.height,
             seed=n,
+            frame_events=args.frame_events,
         )
         for n, (camera_id, source) in enumerate(zip(ids, sources, strict=True))
     )

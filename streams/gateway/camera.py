@@ -1,4 +1,9 @@
-"""One camera's loop: read a frame, encode JPEG, queue a Frame and a FRAME_OK event, pace.
+"""One camera's loop: read a frame, encode JPEG, queue a Frame (and a FRAME_OK event), pace.
+
+FRAME_OK events are off by default: a camguard worker counts the frames it processes into the
+camera's health itself, so a FRAME_OK per frame would count every frame twice. Turn them on
+(``frame_events``) where frames are consumed by something else and the events are the only
+health signal.
 
 Reading and JPEG coding run in an executor. A source that cannot be opened or read yields an
 ERROR event (and DISCONNECTED once it had been connected) and is retried with exponential
@@ -46,6 +51,8 @@ class CameraSpec:
     width: int = 640
     height: int = 360
     seed: int = 0
+    frame_events: bool = False
+    """Also send a FRAME_OK event (capture latency) per frame; see the module docstring."""
 
 
 @dataclass
@@ -243,7 +250,8 @@ class CameraWorker:
         else:
             self.status.frames_refused += 1
         latency_ms = (loop.time() - started) * 1000.0
-        await self.emit(EventKind.FRAME_OK, latency_ms=latency_ms, attributes={"seq": str(seq)})
+        if self.spec.frame_events:
+            await self.emit(EventKind.FRAME_OK, latency_ms=latency_ms, attributes={"seq": str(seq)})
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -58,8 +58,16 @@ async def test_cameras_produce_ordered_frames_and_events(tmp_path: Path) -> None
     gw = gateway(
         tmp_path,
         sink,
-        CameraSpec("cam-1", "synthetic", fps=200, width=64, height=48),
-        CameraSpec("cam-2", "synthetic:noface", fps=200, width=64, height=48, org_id="acme"),
+        CameraSpec("cam-1", "synthetic", fps=200, width=64, height=48, frame_events=True),
+        CameraSpec(
+            "cam-2",
+            "synthetic:noface",
+            fps=200,
+            width=64,
+            height=48,
+            org_id="acme",
+            frame_events=True,
+        ),
     )
     await gw.start()
     await gw.cameras_done()
@@ -70,6 +78,20 @@ async def test_cameras_produce_ordered_frames_and_events(tmp_path: Path) -> None
         assert kinds[(cam, "CONNECTED")] == 1
         assert kinds[(cam, "FRAME_OK")] == 5
         assert kinds[(cam, "HEARTBEAT")] >= 1
+
+
+async def test_no_frame_ok_events_by_default_so_the_worker_does_not_count_frames_twice(
+    tmp_path: Path,
+) -> None:
+    sink = MemorySink()
+    gw = gateway(tmp_path, sink, CameraSpec("cam-1", "synthetic", fps=200, width=64, height=48))
+    await gw.start()
+    await gw.cameras_done()
+    await gw.stop()
+    assert frames(sink) == {"cam-1": [1, 2, 3, 4, 5]}
+    kinds = events(sink)
+    assert kinds[("cam-1", "FRAME_OK")] == 0
+    assert kinds[("cam-1", "CONNECTED")] == 1
 
 
 async def test_stats_and_metrics_pages(tmp_path: Path) -> None:
