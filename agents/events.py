@@ -102,10 +102,10 @@ async def handle_camera_events(
         if update.transitions:
             moves.append((camera_id, update.transitions))
         applied += 1
-    for camera_id, entry in pending.items():
-        await runtime.tables.store(
-            camera_id, entry.update, entry.before, entry.event, entry.position
-        )
+    await runtime.tables.store_many(
+        (camera_id, entry.update, entry.before, entry.event, entry.position)
+        for camera_id, entry in pending.items()
+    )
     for camera_id, transitions in moves:
         await send_transitions(cg, camera_id, transitions)
     cg.count("events.processed", applied)

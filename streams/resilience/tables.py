@@ -9,18 +9,19 @@ last message folded into that row. They are changelog-backed (``<app_id>-breaker
 Writes do not go through ``table[key] = value``. Faust sends those changelog records through
 a background buffer, and with ``exactly_once`` it commits a transaction without waiting for
 that buffer: a worker killed right after a commit loses table updates whose source offsets
-were already committed. :meth:`CameraTables.store` instead updates the local store and awaits
-the changelog send to the handled message's partition, so the record is in the producer before
-the message is acknowledged. A record that lands in a transaction committed with an older
-offset (or, with ``at_least_once``, any replay after a crash) is recognised by
+were already committed. :meth:`CameraTables.store_many` instead updates the local store and
+awaits the changelog sends (to each handled message's partition), so the records are in the
+producer before the messages are acknowledged. A record that lands in a transaction committed
+with an older offset (or, with ``at_least_once``, any replay after a crash) is recognised by
 ``source_offsets`` and skipped (:func:`~streams.resilience.camera.already_applied`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,9 @@ from streams.resilience.serde import (
     health_to_dict,
 )
 from streams.settings import Settings
+
+StoreRow = tuple[str, CameraUpdate, "CameraRecord", Any, SourcePosition | None]
+"""camera_id, its new states, its rows as loaded, the message's event, its position."""
 
 BREAKERS = "breakers"
 CAMERA_HEALTH = "camera_health"
@@ -163,23 +167,50 @@ class CameraTables:
         position: SourcePosition | None = None,
     ) -> None:
         """Write both rows for the message ``event`` (at ``position`` in its topic)."""
-        key = camera_id.encode()
-        breaker = {
-            **breaker_to_dict(update.breaker),
-            OFFSETS: _marked(before.breaker_offsets, position),
-        }
-        health = {
-            **health_to_dict(update.health),
-            OFFSETS: _marked(before.health_offsets, position),
-        }
-        await self._write(self.breakers, key, breaker, event)
-        await self._write(self.health, key, health, event)
+        await self.store_many([(camera_id, update, before, event, position)])
+
+    async def store_many(self, rows: Iterable[StoreRow]) -> None:
+        """Write both rows of each camera in ``rows`` (one entry per camera at most).
+
+        Every local write happens first; then all changelog records are handed to the
+        producer together and awaited together, so a batch of cameras costs one wait instead
+        of two per camera. Each record is still in the producer before this returns, that is
+        before the messages are acknowledged.
+        """
+        sends: list[Coroutine[Any, Any, Any]] = []
+        try:
+            for camera_id, update, before, event, position in rows:
+                key = camera_id.encode()
+                breaker = {
+                    **breaker_to_dict(update.breaker),
+                    OFFSETS: _marked(before.breaker_offsets, position),
+                }
+                health = {
+                    **health_to_dict(update.health),
+                    OFFSETS: _marked(before.health_offsets, position),
+                }
+                sends.append(self._write_local(self.breakers, key, breaker, event))
+                sends.append(self._write_local(self.health, key, health, event))
+        except BaseException:
+            for send in sends:
+                send.close()  # never started: nothing was handed to the producer
+            raise
+        await asyncio.gather(*sends)
 
     async def _write(self, table: Any, key: bytes, value: dict[str, Any], event: Any) -> None:
+        await self._write_local(table, key, value, event)
+
+    def _write_local(
+        self, table: Any, key: bytes, value: dict[str, Any], event: Any
+    ) -> Coroutine[Any, Any, Any]:
+        """Write the local store now; return the changelog send (not yet awaited)."""
         event = event if event is not None else current_event()
         if event is None:
             raise RuntimeError("camera tables are written while an agent handles a message")
         with writing_for(event):
             table.data[key] = value
         partition = event.message.partition
-        await table.changelog_topic.send(key=key, value=value, partition=partition)
+        send: Coroutine[Any, Any, Any] = table.changelog_topic.send(
+            key=key, value=value, partition=partition
+        )
+        return send
