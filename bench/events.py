@@ -3,6 +3,7 @@
 One run, one broker, the same ``camera.events`` messages (Avro ``CameraEvent``, N cameras):
 
 - peer: a bare ``aiokafka`` consumer loop (``async for message in consumer``) reading them;
+  for context only, the same loop decoding each message with camguard's ``AvroCodec``;
 - reference: a Faust worker whose only agent counts the messages (no decode, no tables): what
   Faust's per-message machinery costs by itself;
 - camguard: a ``camguard worker`` subprocess whose events agent decodes each message, folds it
@@ -76,8 +77,9 @@ async def produce(bootstrap: str, events: int, cameras: int) -> None:
         await producer.stop()
 
 
-async def bare_loop(bootstrap: str, events: int) -> float:
-    """Messages per second of a bare aiokafka loop over the topic."""
+async def bare_loop(bootstrap: str, events: int, decode: bool = False) -> float:
+    """Messages per second of a bare aiokafka loop over the topic (optionally Avro-decoding)."""
+    codec = AvroCodec()
     consumer = AIOKafkaConsumer(
         TOPIC,
         bootstrap_servers=bootstrap,
@@ -88,9 +90,11 @@ async def bare_loop(bootstrap: str, events: int) -> float:
     await consumer.start()
     try:
         seen, first = 0, 0.0
-        async for _message in consumer:
+        async for message in consumer:
             if seen == 0:
                 first = time.perf_counter()
+            if decode:
+                codec.decode_as("CameraEvent", message.value)
             seen += 1
             if seen >= events:
                 break
@@ -202,6 +206,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         await ensure_topics(Settings(broker=f"kafka://{bootstrap}"))
         await produce(bootstrap, args.events, args.cameras)
         bare = await bare_loop(bootstrap, args.events)
+        decoding = await bare_loop(bootstrap, args.events, decode=True)
         noop = await agent_rate(bootstrap, args.events, work, noop=True)
         ours = await agent_rate(bootstrap, args.events, work)
     finally:
@@ -209,6 +214,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             broker.stop()
     print(f"events: {args.events} over {args.cameras} cameras, broker {bootstrap}")
     print(f"bare aiokafka loop          : {bare:10.0f} msg/s")
+    print(f"bare aiokafka + Avro decode : {decoding:10.0f} msg/s (context only)")
     print(f"Faust no-op agent           : {noop:10.0f} msg/s")
     print(f"camguard events agent       : {ours:10.0f} events/s (breaker + health, 2 tables)")
     print(f"ratio camguard / bare       : {ours / bare:10.2f}  (goal >= 0.5)")

@@ -35,6 +35,9 @@ class State(StrEnum):
     HALF_OPEN = "HALF_OPEN"
 
 
+_CLOSED, _OPEN = State.CLOSED, State.OPEN  # module constants: enum attribute lookups cost ~50 ns
+
+
 @dataclass(frozen=True)
 class CircuitBreakerConfig:
     """How a breaker trips and recovers. Defaults follow the seed service."""
@@ -194,12 +197,15 @@ def step(
 
     ``rng`` draws the jitter when the breaker opens; without one there is no jitter.
     """
+    kind = type(event)
+    if kind is Success and state.state is _CLOSED and config.slow_call_threshold_ms is None:
+        return _success(state, now, config)  # the hot path: a success while closed
     if isinstance(event, ForceOpen):
         return _open(state, now, "forced", config, rng, forced=True)
     if isinstance(event, ForceClose):
         return _close(state, now, "forced")
     pre: tuple[Transition, ...] = ()
-    if state.state is State.OPEN and not state.forced and _recovery_due(state, now):
+    if state.state is _OPEN and not state.forced and _recovery_due(state, now):
         state, pre = _half_open(state, now)
     if isinstance(event, Success):
         slow = config.slow_call_threshold_ms
@@ -254,11 +260,11 @@ def _acquire(
 def _success(
     state: BreakerState, now: float, config: CircuitBreakerConfig
 ) -> tuple[BreakerState, tuple[Transition, ...]]:
-    if state.state is State.CLOSED:
+    if state.state is _CLOSED:
         window = _window(state.window, False, config)
         closed = evolve(state, successes=state.successes + 1, consecutive_failures=0, window=window)
         return closed, ()
-    if state.state is State.OPEN:  # a late answer to a call made before the trip
+    if state.state is _OPEN:  # a late answer to a call made before the trip
         return evolve(state, successes=state.successes + 1), ()
     state = evolve(
         state,
