@@ -42,9 +42,42 @@ def event(camera_id: str, kind: str, **extra: Any) -> bytes:
 
 @pytest.fixture
 async def worker(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Worker]:
-    env = worker_env(kafka_bootstrap, app_id=f"pipeline-{uuid.uuid4().hex[:8]}")
+    # A fresh consumer group that starts at the log end, so the test does not wait for the
+    # worker to chew through what earlier tests left on the shared topics.
+    env = worker_env(
+        kafka_bootstrap,
+        app_id=f"pipeline-{uuid.uuid4().hex[:8]}",
+        consumer_auto_offset_reset="latest",
+    )
     proc = Worker(env, tmp_path / "data", tmp_path / "worker.log", loglevel="info")
     try:
+        async with httpx.AsyncClient(timeout=5) as client:
+
+            async def ready() -> bool | None:
+                try:
+                    answer = await client.get(f"{proc.url}/readyz")
+                except httpx.TransportError:
+                    return None
+                return True if answer.status_code == 200 else None
+
+            await eventually(ready, 120, "the worker to be ready (partitions assigned)")
+            # "latest" is resolved on the first fetch: heartbeats of a warm-up camera until the
+            # worker shows it prove the agent consumes, so nothing the test sends is skipped.
+            warmup = f"warmup-{uuid.uuid4().hex[:8]}"
+            producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+            await producer.start()
+
+            async def consuming() -> bool | None:
+                await producer.send_and_wait(
+                    EVENTS, event(warmup, "HEARTBEAT"), key=warmup.encode()
+                )
+                answer = await client.get(f"{proc.url}/api/cameras/{warmup}")
+                return True if answer.status_code == 200 else None
+
+            try:
+                await eventually(consuming, 120, "the events agent to consume", interval=0.5)
+            finally:
+                await producer.stop()
         yield proc
     finally:
         proc.stop()
