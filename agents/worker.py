@@ -67,4 +67,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     asyncio.run(prepare_topics(settings))
     cg = build_worker(settings)
     worker = faust.Worker(cg.app, loglevel=loglevel, redirect_stdouts=False)
+    # Faust's terminal spinner sets the root logger to DEBUG for good when the level is WARN or
+    # above (every debug call then builds a LogRecord); a service has no use for a spinner.
+    worker.spinner = None
     worker.execute_from_commandline()
