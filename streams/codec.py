@@ -115,6 +115,9 @@ class SchemaVersion:
     name: str
     fingerprint: bytes
     parsed: Any
+    """fastavro's parsed form, marked as parsed: fastavro re-parses an unmarked schema on
+    every ``schemaless_reader`` / ``schemaless_writer`` call, which cost 5 of the 9 us of
+    decoding a ``CameraEvent``."""
     raw: Mapping[str, Any]
 
 
@@ -137,8 +140,9 @@ class SchemaCatalog:
             self._add(raw)
 
     def _add(self, raw: Mapping[str, Any]) -> SchemaVersion:
-        parsed = fastavro.parse_schema(dict(raw), _write_hint=False)
-        version = SchemaVersion(_short_name(raw), fingerprint(parsed), parsed, raw)
+        canonical = fastavro.parse_schema(dict(raw), _write_hint=False)
+        parsed = fastavro.parse_schema(dict(raw))
+        version = SchemaVersion(_short_name(raw), fingerprint(canonical), parsed, raw)
         self._by_fingerprint.setdefault(version.fingerprint, version)
         return version
 
