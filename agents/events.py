@@ -1,5 +1,9 @@
 """The events agent: ``camera.events`` -> tables ``breakers`` + ``camera_health``.
 
+It runs as a batch lane (:mod:`streams.lanes`): Faust's consumer group assigns, fetches,
+commits and (``exactly_once``) transacts ``camera.events`` with the tables, and each fetched
+partition batch comes here whole instead of message by message through a Faust stream.
+
 Each message is decoded as a ``CameraEvent``; what cannot be decoded, carries a key other than
 its camera_id (it would land in another partition's state), a timestamp further off than
 ``max_clock_skew_s`` or a negative latency goes to ``camguard.deadletter`` with its reason.
@@ -20,6 +24,7 @@ from agents.breakers import CameraRuntime, camera_runtime, send_transitions
 from streams.app import CamguardApp
 from streams.deadletter import RawMessage, send_dead_letter
 from streams.exceptions import CamguardError
+from streams.lanes import add_lane
 from streams.resilience.breaker import Transition
 from streams.resilience.camera import (
     CameraUpdate,
@@ -28,7 +33,7 @@ from streams.resilience.camera import (
     observation_from_record,
 )
 from streams.resilience.exceptions import InvalidEventError
-from streams.resilience.tables import CameraRecord
+from streams.resilience.tables import CameraRecord, MessageEvent
 
 CONSUMER = "agents.events"
 log = logging.getLogger(__name__)
@@ -46,13 +51,12 @@ class _Pending:
 
     before: CameraRecord
     update: CameraUpdate
-    event: Any
+    message: RawMessage
     position: SourcePosition
 
 
-async def _decode(cg: CamguardApp, runtime: CameraRuntime, event: Any, now: float) -> Any:
+async def _decode(cg: CamguardApp, runtime: CameraRuntime, message: RawMessage, now: float) -> Any:
     """(camera_id, observation, error text) of a message, or None once dead-lettered."""
-    message: RawMessage = event.message
     try:
         record = cg.codec.decode_as("CameraEvent", message.value)
         camera_id = str(record["camera_id"])
@@ -68,7 +72,7 @@ async def _decode(cg: CamguardApp, runtime: CameraRuntime, event: Any, now: floa
 
 
 async def handle_camera_events(
-    cg: CamguardApp, runtime: CameraRuntime, events: Sequence[Any]
+    cg: CamguardApp, runtime: CameraRuntime, messages: Sequence[RawMessage]
 ) -> int:
     """Fold a batch of ``camera.events`` messages into the tables; return how many applied.
 
@@ -80,12 +84,11 @@ async def handle_camera_events(
     pending: dict[str, _Pending] = {}
     moves: list[tuple[str, tuple[Transition, ...]]] = []
     applied = 0
-    for event in events:
-        decoded = await _decode(cg, runtime, event, now)
+    for message in messages:
+        decoded = await _decode(cg, runtime, message, now)
         if decoded is None:
             continue
         camera_id, obs, error = decoded
-        message = event.message
         position = SourcePosition(message.topic, message.offset)
         entry = pending.get(camera_id)
         before = entry.before if entry is not None else runtime.tables.load(camera_id)
@@ -98,12 +101,12 @@ async def handle_camera_events(
         breaker = entry.update.breaker if entry is not None else before.breaker
         health = entry.update.health if entry is not None else before.health
         update = apply_observation(breaker, health, obs, now, runtime.config, runtime.rng, error)
-        pending[camera_id] = _Pending(before, update, event, position)
+        pending[camera_id] = _Pending(before, update, message, position)
         if update.transitions:
             moves.append((camera_id, update.transitions))
         applied += 1
     await runtime.tables.store_many(
-        (camera_id, entry.update, entry.before, entry.event, entry.position)
+        (camera_id, entry.update, entry.before, MessageEvent(entry.message), entry.position)
         for camera_id, entry in pending.items()
     )
     for camera_id, transitions in moves:
@@ -113,13 +116,10 @@ async def handle_camera_events(
 
 
 def install(cg: CamguardApp) -> None:
-    """Register the events agent on ``cg.app`` (batches of ``events_batch_max``)."""
+    """Consume ``camera.events`` on ``cg.app`` through :func:`handle_camera_events`."""
     runtime = camera_runtime(cg)
-    settings = cg.settings
 
-    @cg.app.agent(cg.topics.events, name="camguard.events")
-    async def camera_events(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.events_batch_max, within=settings.events_batch_window_s
-        ):
-            await handle_camera_events(cg, runtime, events)
+    async def camera_events(tp: Any, records: Sequence[Any]) -> None:
+        await handle_camera_events(cg, runtime, records)
+
+    add_lane(cg.app, cg.topics.events, camera_events)

@@ -4,7 +4,7 @@ The app is built by :func:`build_app` from one :class:`~streams.settings.Setting
 point, never at import time. Agents and views install themselves on the result::
 
     cg = build_app(Settings())
-    agents.events.install(cg)          # @cg.app.agent(cg.topics.events) ...
+    agents.events.install(cg)          # a batch lane on cg.topics.events (streams/lanes.py)
 
 Every consumed topic carries raw bytes (``value_serializer="raw"``): agents decode with
 :class:`~streams.codec.AvroCodec` and send what they cannot decode to ``camguard.deadletter``
@@ -23,6 +23,7 @@ from typing import Any
 import faust
 
 from streams.codec import AvroCodec
+from streams.lanes import LaneApp
 from streams.policy.table import declare_policy_table
 from streams.resilience.tables import declare_resilience_tables
 from streams.settings import Settings
@@ -121,6 +122,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "web_in_thread": False,
         "producer_max_request_size": 16 * 1024 * 1024,
         "consumer_max_fetch_size": 16 * 1024 * 1024,
+        "broker_max_poll_records": settings.events_batch_max,
     }
 
 
@@ -166,7 +168,7 @@ def _declare_tables(app: faust.App, settings: Settings, topics: Topics) -> Table
 
 def build_app(settings: Settings, codec: AvroCodec | None = None) -> CamguardApp:
     """Create the Faust app, its topics and tables from ``settings``."""
-    app = faust.App(settings.app_id, **faust_options(settings))
+    app = LaneApp(settings.app_id, **faust_options(settings))
     topics = _declare_topics(app, settings)
     tables = _declare_tables(app, settings, topics)
     return CamguardApp(app, settings, topics, tables, codec or AvroCodec())

@@ -65,8 +65,12 @@ class Settings(BaseSettings):
     store_batch_size: int = Field(default=500, ge=1, description="cameras rows per upsert")
     store_max_pending: int = Field(default=100_000, ge=1)
     store_backoff_max_s: float = Field(default=30.0, gt=0)
-    events_batch_max: int = Field(default=5000, ge=1, description="events agent batch size")
-    events_batch_window_s: float = Field(default=0.25, gt=0, description="events batch wait")
+    events_batch_max: int = Field(
+        default=2000,
+        ge=1,
+        description="most records per consumer fetch (Faust broker_max_poll_records): the "
+        "largest batch the events lane folds at once",
+    )
     max_clock_skew_s: float = Field(
         default=24 * 3600.0, gt=0, description="Event timestamps further off are dead-lettered"
     )

@@ -80,6 +80,19 @@ def writing_for(event: Any | None) -> Iterator[None]:
         _current_event.reset(token)
 
 
+class MessageEvent:
+    """What table writes need of an event when there is no Faust stream event: its message.
+
+    The events lane (:mod:`streams.lanes`) hands over raw records; Faust's RocksDB store and
+    :meth:`CameraTables.store_many` only read ``event.message.partition``.
+    """
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
 @dataclass(frozen=True)
 class CameraRecord:
     """A camera's two rows: states and the source offsets already folded into each."""
