@@ -25,14 +25,15 @@ from streams.app import CamguardApp
 from streams.deadletter import RawMessage, send_dead_letter
 from streams.exceptions import CamguardError
 from streams.lanes import add_lane
-from streams.resilience.breaker import Transition
+from streams.resilience.breaker import BreakerState, State, Transition, step
 from streams.resilience.camera import (
     CameraUpdate,
     SourcePosition,
-    apply_observation,
+    breaker_event,
     observation_from_record,
 )
 from streams.resilience.exceptions import InvalidEventError
+from streams.resilience.health import Observation, observe_many
 from streams.resilience.tables import CameraRecord, MessageEvent
 
 CONSUMER = "agents.events"
@@ -47,27 +48,28 @@ def _key_text(key: object) -> str | None:
 
 @dataclass
 class _Pending:
-    """A camera touched by the batch: its rows as loaded, its state now, its last message."""
+    """A camera touched by the batch: its rows as loaded, its breaker now, what it saw."""
 
     before: CameraRecord
-    update: CameraUpdate
+    breaker: BreakerState
+    seen: list[tuple[Observation, State]]
+    """Each observation and the breaker state it left, for one health fold at the end."""
     message: RawMessage
     position: SourcePosition
 
 
-async def _decode(cg: CamguardApp, runtime: CameraRuntime, message: RawMessage, now: float) -> Any:
-    """(camera_id, observation, error text) of a message, or None once dead-lettered."""
-    try:
-        record = cg.codec.decode_as("CameraEvent", message.value)
-        camera_id = str(record["camera_id"])
-        if _key_text(message.key) != camera_id:
-            raise InvalidEventError(
-                "key_mismatch", f"key {message.key!r} is not camera_id {camera_id!r}"
-            )
-        obs = observation_from_record(record, now, runtime.config.max_skew_s)
-    except CamguardError as exc:
-        await send_dead_letter(cg, message, exc, CONSUMER)
-        return None
+Decoded = tuple[str, Observation, str | None]
+
+
+def _decode(cg: CamguardApp, runtime: CameraRuntime, message: RawMessage, now: float) -> Decoded:
+    """(camera_id, observation, error text) of a message, or a :class:`CamguardError`."""
+    record = cg.codec.decode_as("CameraEvent", message.value)
+    camera_id = str(record["camera_id"])
+    if _key_text(message.key) != camera_id:
+        raise InvalidEventError(
+            "key_mismatch", f"key {message.key!r} is not camera_id {camera_id!r}"
+        )
+    obs = observation_from_record(record, now, runtime.config.max_skew_s)
     return camera_id, obs, record.get("error")
 
 
@@ -76,19 +78,23 @@ async def handle_camera_events(
 ) -> int:
     """Fold a batch of ``camera.events`` messages into the tables; return how many applied.
 
-    Each camera's rows are written once per batch, from the state after its last message (to
-    that message's partition, with its offset), so a busy camera costs two changelog records
-    per batch instead of two per event. Transitions are sent in the order they happened.
+    The breaker steps message by message (its transitions are sent in the order they
+    happened); health is folded once per camera with :func:`observe_many`. Each camera's rows
+    are written once per batch, from the state after its last message (to that message's
+    partition, with its offset), so a busy camera costs two changelog records per batch
+    instead of two per event.
     """
     now = runtime.clock()
+    config = runtime.config
     pending: dict[str, _Pending] = {}
     moves: list[tuple[str, tuple[Transition, ...]]] = []
     applied = 0
     for message in messages:
-        decoded = await _decode(cg, runtime, message, now)
-        if decoded is None:
+        try:
+            camera_id, obs, error = _decode(cg, runtime, message, now)
+        except CamguardError as exc:
+            await send_dead_letter(cg, message, exc, CONSUMER)
             continue
-        camera_id, obs, error = decoded
         position = SourcePosition(message.topic, message.offset)
         entry = pending.get(camera_id)
         before = entry.before if entry is not None else runtime.tables.load(camera_id)
@@ -98,15 +104,26 @@ async def handle_camera_events(
                 "replayed %s[%d]@%d skipped", message.topic, message.partition, message.offset
             )
             continue
-        breaker = entry.update.breaker if entry is not None else before.breaker
-        health = entry.update.health if entry is not None else before.health
-        update = apply_observation(breaker, health, obs, now, runtime.config, runtime.rng, error)
-        pending[camera_id] = _Pending(before, update, message, position)
-        if update.transitions:
-            moves.append((camera_id, update.transitions))
+        if entry is None:
+            entry = pending[camera_id] = _Pending(before, before.breaker, [], message, position)
+        event = breaker_event(obs, error)
+        if event is not None:
+            entry.breaker, moved = step(entry.breaker, event, now, config.breaker, runtime.rng)
+            if moved:
+                moves.append((camera_id, moved))
+        entry.seen.append((obs, entry.breaker.state))
+        entry.message, entry.position = message, position
         applied += 1
     await runtime.tables.store_many(
-        (camera_id, entry.update, entry.before, MessageEvent(entry.message), entry.position)
+        (
+            camera_id,
+            CameraUpdate(
+                entry.breaker, observe_many(entry.before.health, entry.seen, config.health), ()
+            ),
+            entry.before,
+            MessageEvent(entry.message),
+            entry.position,
+        )
         for camera_id, entry in pending.items()
     )
     for camera_id, transitions in moves:

@@ -16,6 +16,7 @@ row, none of them more than ``offline_after_s`` apart. A new camera starts offli
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -194,6 +195,93 @@ def observe(state: HealthState, obs: Observation, config: HealthConfig) -> Healt
         changes.update(online=False, frames_toward_online=0)
     elif kind in ALIVE:
         changes.update(_liveness_changes(state, obs.at, config))
+    return evolve(state, **changes)
+
+
+def observe_many(  # noqa: C901 (one hot loop: a helper call per event costs more than it reads better)
+    state: HealthState, items: Iterable[tuple[Observation, State]], config: HealthConfig
+) -> HealthState:
+    """Fold observations, each followed by the breaker state it left, into ``state`` at once.
+
+    Equal to ``with_breaker(observe(state, obs, config), breaker_state)`` applied item by item
+    (a property test holds it to that), but the histogram and fps buckets stay mutable dicts
+    until the end: the events agent folds a batch per camera for about a third of the cost.
+    """
+    org_id, events, frames = state.org_id, state.events, state.frames_processed
+    errors, version = state.errors_count, state.version
+    first_seen, last_seen = state.first_seen, state.last_seen
+    avg, samples = state.avg_latency_ms, state.latency_samples
+    online, toward, last_frame_at = state.online, state.frames_toward_online, state.last_frame_at
+    breaker_state = state.breaker_state
+    histogram: dict[int, int] | None = None
+    histogram_total = 0
+    fps_buckets: dict[int, int] | None = None
+    alpha, offline_after = config.ewma_alpha, config.offline_after_s
+    for obs, moved_to in items:
+        kind, at = obs.kind, obs.at
+        org_id = obs.org_id or org_id
+        events += 1
+        version += 1
+        if kind is EventKind.FRAME_OK:
+            frames += 1
+        elif kind in FAILURES:
+            errors += 1
+        first_seen = at if first_seen is None or at < first_seen else first_seen
+        last_seen = at if last_seen is None or at > last_seen else last_seen
+        latency = obs.latency_ms
+        if latency is not None:
+            avg = latency if avg is None else avg + alpha * (latency - avg)
+            samples += 1
+            if histogram is None:
+                histogram = dict(state.histogram)
+                histogram_total = sum(histogram.values())
+            index = bucket_of(latency)
+            histogram[index] = histogram.get(index, 0) + 1
+            histogram_total += 1
+            if histogram_total > config.histogram_max_count:
+                histogram = {i: c // 2 for i, c in histogram.items() if c // 2}
+                histogram_total = sum(histogram.values())
+        if kind in FRAMES:
+            if fps_buckets is None:
+                fps_buckets = dict(state.fps_buckets)
+            second = math.floor(at)
+            fps_buckets[second] = fps_buckets.get(second, 0) + 1
+        if kind is EventKind.DISCONNECTED:
+            online, toward = False, 0
+        elif kind in ALIVE:
+            gap = last_frame_at is not None and at - last_frame_at >= offline_after
+            last = at if last_frame_at is None or at > last_frame_at else last_frame_at
+            if not (online and not gap):
+                streak = 1 if gap or last_frame_at is None else toward + 1
+                online = streak >= config.online_after_frames
+                toward = 0 if online else streak
+            last_frame_at = last
+        if moved_to is not breaker_state:
+            breaker_state = moved_to
+            version += 1
+    changes: dict[str, Any] = {
+        "org_id": org_id,
+        "events": events,
+        "frames_processed": frames,
+        "errors_count": errors,
+        "first_seen": first_seen,
+        "last_seen": last_seen,
+        "avg_latency_ms": avg,
+        "latency_samples": samples,
+        "online": online,
+        "frames_toward_online": toward,
+        "last_frame_at": last_frame_at,
+        "breaker_state": breaker_state,
+        "version": version,
+    }
+    if histogram is not None:
+        changes["histogram"] = tuple(sorted(histogram.items()))
+    if fps_buckets is not None:
+        # Pruning once at the end keeps what pruning after every frame keeps: the newest
+        # second only grows, so a bucket dropped early would be dropped now as well.
+        newest = max(fps_buckets)
+        low = newest - config.fps_window_s
+        changes["fps_buckets"] = tuple(sorted((s, c) for s, c in fps_buckets.items() if s > low))
     return evolve(state, **changes)
 
 
