@@ -25,7 +25,15 @@ from streams.app import CamguardApp
 from streams.deadletter import RawMessage, send_dead_letter
 from streams.exceptions import CamguardError
 from streams.lanes import add_lane
-from streams.resilience.breaker import BreakerState, State, Transition, step
+from streams.resilience.breaker import (
+    BreakerState,
+    CircuitBreakerConfig,
+    State,
+    Transition,
+    closed_success_run_ok,
+    step,
+    successes_while_closed,
+)
 from streams.resilience.camera import (
     CameraUpdate,
     SourcePosition,
@@ -33,7 +41,7 @@ from streams.resilience.camera import (
     observation_from_record,
 )
 from streams.resilience.exceptions import InvalidEventError
-from streams.resilience.health import Observation, observe_many
+from streams.resilience.health import SUCCESSES, Observation, observe_many
 from streams.resilience.tables import CameraRecord, MessageEvent
 
 CONSUMER = "agents.events"
@@ -56,6 +64,15 @@ class _Pending:
     """Each observation and the breaker state it left, for one health fold at the end."""
     message: RawMessage
     position: SourcePosition
+    successes: int = 0
+    """Successes while closed not yet stepped into ``breaker`` (folded at once)."""
+
+    def settled(self, config: CircuitBreakerConfig) -> BreakerState:
+        """``breaker`` with the deferred successes folded in."""
+        if self.successes:
+            self.breaker = successes_while_closed(self.breaker, self.successes, config)
+            self.successes = 0
+        return self.breaker
 
 
 Decoded = tuple[str, Observation, str | None]
@@ -63,7 +80,7 @@ Decoded = tuple[str, Observation, str | None]
 
 def _decode(cg: CamguardApp, runtime: CameraRuntime, message: RawMessage, now: float) -> Decoded:
     """(camera_id, observation, error text) of a message, or a :class:`CamguardError`."""
-    record = cg.codec.decode_as("CameraEvent", message.value)
+    record = cg.codec.decode_as("CameraEvent", message.value, logical_types=False)
     camera_id = str(record["camera_id"])
     if _key_text(message.key) != camera_id:
         raise InvalidEventError(
@@ -106,11 +123,15 @@ async def handle_camera_events(
             continue
         if entry is None:
             entry = pending[camera_id] = _Pending(before, before.breaker, [], message, position)
-        event = breaker_event(obs, error)
-        if event is not None:
-            entry.breaker, moved = step(entry.breaker, event, now, config.breaker, runtime.rng)
-            if moved:
-                moves.append((camera_id, moved))
+        if obs.kind in SUCCESSES and closed_success_run_ok(entry.breaker, config.breaker):
+            entry.successes += 1  # cannot move the breaker: folded later, all at once
+        else:
+            event = breaker_event(obs, error)
+            if event is not None:
+                breaker = entry.settled(config.breaker)
+                entry.breaker, moved = step(breaker, event, now, config.breaker, runtime.rng)
+                if moved:
+                    moves.append((camera_id, moved))
         entry.seen.append((obs, entry.breaker.state))
         entry.message, entry.position = message, position
         applied += 1
@@ -118,7 +139,9 @@ async def handle_camera_events(
         (
             camera_id,
             CameraUpdate(
-                entry.breaker, observe_many(entry.before.health, entry.seen, config.health), ()
+                entry.settled(config.breaker),
+                observe_many(entry.before.health, entry.seen, config.health),
+                (),
             ),
             entry.before,
             MessageEvent(entry.message),

@@ -119,6 +119,18 @@ class SchemaVersion:
     every ``schemaless_reader`` / ``schemaless_writer`` call, which cost 5 of the 9 us of
     decoding a ``CameraEvent``."""
     raw: Mapping[str, Any]
+    plain: Any = None
+    """``parsed`` without logical types: timestamps stay epoch-millisecond ints (no
+    ``datetime`` built and taken apart again on the events hot path)."""
+
+
+def _without_logical_types(schema: Any) -> Any:
+    """A copy of ``schema`` with every ``logicalType`` annotation dropped (same encoding)."""
+    if isinstance(schema, dict):
+        return {k: _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [_without_logical_types(item) for item in schema]
+    return schema
 
 
 def _short_name(schema: Mapping[str, Any]) -> str:
@@ -142,7 +154,8 @@ class SchemaCatalog:
     def _add(self, raw: Mapping[str, Any]) -> SchemaVersion:
         canonical = fastavro.parse_schema(dict(raw), _write_hint=False)
         parsed = fastavro.parse_schema(dict(raw))
-        version = SchemaVersion(_short_name(raw), fingerprint(canonical), parsed, raw)
+        plain = fastavro.parse_schema(_without_logical_types(dict(raw)))
+        version = SchemaVersion(_short_name(raw), fingerprint(canonical), parsed, raw, plain)
         self._by_fingerprint.setdefault(version.fingerprint, version)
         return version
 
@@ -185,10 +198,14 @@ class AvroCodec:
             raise InvalidRecordError(f"{name}: {exc}") from exc
         return out.getvalue()
 
-    def decode(self, data: bytes, expected: str | None = None) -> tuple[str, dict[str, Any]]:
+    def decode(
+        self, data: bytes, expected: str | None = None, logical_types: bool = True
+    ) -> tuple[str, dict[str, Any]]:
         """Decode ``data`` into ``(schema name, record)`` using the current reader schema.
 
         With ``expected`` set, a message of another record type raises SchemaMismatchError.
+        With ``logical_types=False`` values keep their Avro primitive types (a
+        ``timestamp-millis`` field is an int of epoch milliseconds, not a ``datetime``).
         """
         if len(data) < HEADER_SIZE or data[:2] != MAGIC:
             raise NotAvroError("missing Avro single-object marker C3 01")
@@ -200,11 +217,11 @@ class AvroCodec:
             raise SchemaMismatchError(f"expected {expected}, got {writer.name}")
         reader = self.catalog.current(writer.name)
         body = io.BytesIO(data[HEADER_SIZE:])
+        writer_schema = writer.parsed if logical_types else writer.plain
+        reader_schema = reader.parsed if logical_types else reader.plain
         try:
             record = fastavro.schemaless_reader(
-                body,
-                writer.parsed,
-                reader.parsed if reader is not writer else None,
+                body, writer_schema, reader_schema if reader is not writer else None
             )
         except Exception as exc:  # fastavro raises EOFError, struct.error, ValueError, ...
             raise TruncatedBodyError(f"{writer.name}: body unreadable ({exc!r})") from exc
@@ -217,6 +234,6 @@ class AvroCodec:
             raise SchemaMismatchError(f"{writer.name} is not a record schema")
         return writer.name, record
 
-    def decode_as(self, name: str, data: bytes) -> dict[str, Any]:
+    def decode_as(self, name: str, data: bytes, logical_types: bool = True) -> dict[str, Any]:
         """Decode a message that must be of record type ``name``."""
-        return self.decode(data, expected=name)[1]
+        return self.decode(data, expected=name, logical_types=logical_types)[1]

@@ -220,6 +220,31 @@ def step(
     return new, pre + moved if pre else moved
 
 
+def closed_success_run_ok(state: BreakerState, config: CircuitBreakerConfig) -> bool:
+    """Whether successes now may be folded with :func:`successes_while_closed`."""
+    return state.state is _CLOSED and config.slow_call_threshold_ms is None
+
+
+def successes_while_closed(
+    state: BreakerState, count: int, config: CircuitBreakerConfig
+) -> BreakerState:
+    """``count`` successes while closed, at once: what ``count`` :func:`step` calls give.
+
+    Only when :func:`closed_success_run_ok` (closed, no slow-call threshold): then a success
+    never causes a transition and does not read the clock, so a run of them folds into
+    counters. The events agent defers each camera's run of successes to one call.
+    """
+    if count <= 0:
+        return state
+    if not closed_success_run_ok(state, config):
+        raise ValueError("successes_while_closed needs a closed breaker without slow calls")
+    window: tuple[bool, ...] = ()
+    if config.failure_rate_threshold is not None:
+        size = config.window_size
+        window = (*state.window[-size:], *(False,) * min(count, size))[-size:]
+    return evolve(state, successes=state.successes + count, consecutive_failures=0, window=window)
+
+
 def _window(
     window: tuple[bool, ...], failed: bool, config: CircuitBreakerConfig
 ) -> tuple[bool, ...]:

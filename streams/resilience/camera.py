@@ -30,6 +30,8 @@ from streams.resilience.breaker import (
 )
 from streams.resilience.exceptions import InvalidEventError
 from streams.resilience.health import (
+    FAILURES,
+    SUCCESSES,
     EventKind,
     HealthConfig,
     HealthState,
@@ -103,11 +105,16 @@ class CameraUpdate:
 
 
 def _epoch_s(value: object) -> float:
+    if type(value) is int:  # epoch ms, as decoded without logical types (the events agent)
+        return value / 1000.0
     if isinstance(value, datetime):
         return value.timestamp()
     if isinstance(value, int | float):
         return float(value) / 1000.0
     raise InvalidEventError("invalid", f"occurred_at is not a timestamp: {value!r}")
+
+
+_KINDS = {kind.value: kind for kind in EventKind}
 
 
 def observation_from_record(
@@ -120,14 +127,18 @@ def observation_from_record(
     if reason is not None:
         detail = f"occurred_at={at:.3f} now={now:.3f} latency_ms={latency!r}"
         raise InvalidEventError(reason, f"{record.get('camera_id')!r}: {reason} ({detail})")
-    return Observation(EventKind(record["kind"]), at, latency, record.get("org_id"))
+    try:
+        kind = _KINDS[record["kind"]]
+    except KeyError:
+        raise InvalidEventError("invalid", f"unknown kind {record['kind']!r}") from None
+    return Observation(kind, at, latency, record.get("org_id"))
 
 
 def breaker_event(obs: Observation, error: str | None = None) -> BreakerEvent | None:
     """What ``obs`` means to the camera's breaker, if anything."""
-    if obs.kind in (EventKind.FRAME_OK, EventKind.HEARTBEAT):
+    if obs.kind in SUCCESSES:
         return Success(obs.latency_ms)
-    if obs.kind in (EventKind.FRAME_ERROR, EventKind.ERROR):
+    if obs.kind in FAILURES:
         return Failure((error or obs.kind.value.lower())[:200])
     return None
 

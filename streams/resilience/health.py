@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.resilience.breaker import State
 from streams.resilience.evolve import evolve
@@ -39,6 +39,8 @@ class EventKind(StrEnum):
 FRAMES = frozenset({EventKind.FRAME_OK, EventKind.FRAME_ERROR})
 ALIVE = frozenset({EventKind.FRAME_OK, EventKind.FRAME_ERROR, EventKind.HEARTBEAT})
 FAILURES = frozenset({EventKind.FRAME_ERROR, EventKind.ERROR})
+SUCCESSES = frozenset({EventKind.FRAME_OK, EventKind.HEARTBEAT})
+"""Kinds the breaker counts as successes (see :func:`streams.resilience.camera.breaker_event`)."""
 
 HISTOGRAM_BASE_MS = 0.5
 HISTOGRAM_GROWTH = 1.2
@@ -56,9 +58,12 @@ class HealthConfig:
     histogram_max_count: int = 10_000
 
 
-@dataclass(frozen=True)
-class Observation:
-    """One thing seen at a camera at epoch second ``at``."""
+class Observation(NamedTuple):
+    """One thing seen at a camera at epoch second ``at``.
+
+    A named tuple, not a frozen dataclass: the events agent makes one per message and a
+    frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) costs 4x more.
+    """
 
     kind: EventKind
     at: float

@@ -197,3 +197,23 @@ def test_older_writer_schema_is_resolved_to_the_current_reader() -> None:
     assert name == "Frame"
     assert record["site_id"] is None
     assert record["seq"] == 7
+
+
+def test_decode_without_logical_types_keeps_epoch_millis() -> None:
+    at = datetime(2026, 11, 28, 12, 30, 15, 250_000, tzinfo=UTC)
+    record = {
+        "event_id": "e-1",
+        "camera_id": "cam-1",
+        "occurred_at": at,
+        "kind": "FRAME_OK",
+        "latency_ms": 4.5,
+        "attributes": {"fw": "1.2"},
+    }
+    data = CODEC.encode("CameraEvent", record)
+    typed = CODEC.decode_as("CameraEvent", data)
+    plain = CODEC.decode_as("CameraEvent", data, logical_types=False)
+    assert typed["occurred_at"] == at
+    assert plain["occurred_at"] == round(at.timestamp() * 1000)
+    assert {k: v for k, v in plain.items() if k != "occurred_at"} == {
+        k: v for k, v in typed.items() if k != "occurred_at"
+    }

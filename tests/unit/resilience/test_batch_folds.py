@@ -1,11 +1,22 @@
-"""``observe_many`` (the events agent's batch fold) equals ``observe`` item by item."""
+"""The events agent's batch folds equal the per-event folds they replace (hypothesis)."""
 
 from __future__ import annotations
+
+import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.resilience.breaker import State
+from streams.resilience.breaker import (
+    BreakerState,
+    CircuitBreakerConfig,
+    Failure,
+    State,
+    Success,
+    closed_success_run_ok,
+    step,
+    successes_while_closed,
+)
 from streams.resilience.health import (
     EventKind,
     HealthConfig,
@@ -51,3 +62,33 @@ def test_empty_batch_changes_nothing() -> None:
         HealthState("cam-1"), [(Observation(EventKind.FRAME_OK, 1.0, 3.0), State.OPEN)]
     )
     assert observe_many(state, [], CONFIG) == state
+
+
+BREAKER_CONFIGS = [
+    CircuitBreakerConfig(failure_threshold=3),
+    CircuitBreakerConfig(
+        failure_threshold=4, failure_rate_threshold=0.5, window_size=5, min_calls=2
+    ),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(BREAKER_CONFIGS),
+    st.lists(st.booleans(), max_size=12),
+    st.integers(0, 15),
+)
+def test_success_run_equals_successes_one_by_one(
+    config: CircuitBreakerConfig, history: list[bool], count: int
+) -> None:
+    state, now = BreakerState(), 100.0
+    for failed in history:  # a closed breaker with some history (it may have opened)
+        event = Failure("error") if failed else Success(1.0)
+        state, _ = step(state, event, now, config, random.Random(0))
+    if not closed_success_run_ok(state, config):
+        return
+    expected = state
+    for _ in range(count):
+        expected, moves = step(expected, Success(2.0), now, config, random.Random(0))
+        assert moves == ()
+    assert successes_while_closed(state, count, config) == expected
