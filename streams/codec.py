@@ -25,6 +25,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
+from streams.avro_reader import AvroReadError, Reader, compile_reader
 from streams.exceptions import CamguardError
 
 MAGIC = b"\xc3\x01"
@@ -122,6 +123,9 @@ class SchemaVersion:
     plain: Any = None
     """``parsed`` without logical types: timestamps stay epoch-millisecond ints (no
     ``datetime`` built and taken apart again on the events hot path)."""
+    read_plain: Reader | None = None
+    """A reader compiled for this version (:mod:`streams.avro_reader`), same values as
+    fastavro with ``plain``, in about half the time."""
 
 
 def _without_logical_types(schema: Any) -> Any:
@@ -155,7 +159,9 @@ class SchemaCatalog:
         canonical = fastavro.parse_schema(dict(raw), _write_hint=False)
         parsed = fastavro.parse_schema(dict(raw))
         plain = fastavro.parse_schema(_without_logical_types(dict(raw)))
-        version = SchemaVersion(_short_name(raw), fingerprint(canonical), parsed, raw, plain)
+        version = SchemaVersion(
+            _short_name(raw), fingerprint(canonical), parsed, raw, plain, compile_reader(dict(raw))
+        )
         self._by_fingerprint.setdefault(version.fingerprint, version)
         return version
 
@@ -216,6 +222,8 @@ class AvroCodec:
         if expected is not None and writer.name != expected:
             raise SchemaMismatchError(f"expected {expected}, got {writer.name}")
         reader = self.catalog.current(writer.name)
+        if not logical_types and reader is writer and writer.read_plain is not None:
+            return writer.name, self._read_compiled(writer, data)
         body = io.BytesIO(data[HEADER_SIZE:])
         writer_schema = writer.parsed if logical_types else writer.plain
         reader_schema = reader.parsed if logical_types else reader.plain
@@ -233,6 +241,20 @@ class AvroCodec:
         if not isinstance(record, dict):
             raise SchemaMismatchError(f"{writer.name} is not a record schema")
         return writer.name, record
+
+    @staticmethod
+    def _read_compiled(version: SchemaVersion, data: bytes) -> dict[str, Any]:
+        assert version.read_plain is not None
+        try:
+            record, end = version.read_plain(data, HEADER_SIZE)
+        except AvroReadError as exc:
+            raise TruncatedBodyError(f"{version.name}: body unreadable ({exc})") from exc
+        if end != len(data):
+            raise TruncatedBodyError(
+                f"{version.name}: {len(data) - end} trailing bytes after the record"
+            )
+        result: dict[str, Any] = record
+        return result
 
     def decode_as(self, name: str, data: bytes, logical_types: bool = True) -> dict[str, Any]:
         """Decode a message that must be of record type ``name``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from datetime import UTC, datetime
@@ -217,3 +218,25 @@ def test_decode_without_logical_types_keeps_epoch_millis() -> None:
     assert {k: v for k, v in plain.items() if k != "occurred_at"} == {
         k: v for k, v in typed.items() if k != "occurred_at"
     }
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_compiled_reader_equals_fastavro_without_logical_types(
+    name: str, data: st.DataObject
+) -> None:
+    version = CODEC.catalog.current(name)
+    record = data.draw(_strategy(json.loads(json.dumps(version.raw)), {}))
+    encoded = CODEC.encode(name, record)
+    fastavro_plain = fastavro.schemaless_reader(io.BytesIO(encoded[10:]), version.plain)
+    assert CODEC.decode_as(name, encoded, logical_types=False) == fastavro_plain
+    # Every truncation and one flipped byte: a codec error or a valid record, never a crash.
+    for cut in range(10, len(encoded)):
+        with pytest.raises(TruncatedBodyError):
+            CODEC.decode_as(name, encoded[:cut], logical_types=False)
+    flip = data.draw(st.integers(10, len(encoded) - 1))
+    corrupt = bytearray(encoded)
+    corrupt[flip] ^= 0xFF
+    with contextlib.suppress(TruncatedBodyError):
+        CODEC.decode_as(name, bytes(corrupt), logical_types=False)
