@@ -16,8 +16,7 @@ is in :mod:`streams.resilience.camera`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agents.breakers import CameraRuntime, camera_runtime, send_transitions
@@ -30,7 +29,6 @@ from streams.resilience.breaker import (
     CircuitBreakerConfig,
     State,
     Transition,
-    closed_success_run_ok,
     step,
     successes_while_closed,
 )
@@ -45,6 +43,7 @@ from streams.resilience.health import SUCCESSES, Observation, observe_many
 from streams.resilience.tables import CameraRecord, MessageEvent
 
 CONSUMER = "agents.events"
+CLOSED = State.CLOSED
 log = logging.getLogger(__name__)
 
 
@@ -54,18 +53,21 @@ def _key_text(key: object) -> str | None:
     return None if key is None else str(key)
 
 
-@dataclass
 class _Pending:
     """A camera touched by the batch: its rows as loaded, its breaker now, what it saw."""
 
-    before: CameraRecord
-    breaker: BreakerState
-    seen: list[tuple[Observation, State]]
-    """Each observation and the breaker state it left, for one health fold at the end."""
-    message: RawMessage
-    position: SourcePosition
-    successes: int = 0
-    """Successes while closed not yet stepped into ``breaker`` (folded at once)."""
+    __slots__ = ("before", "breaker", "last", "replays", "seen", "successes")
+
+    def __init__(self, before: CameraRecord, topic: str) -> None:
+        self.before = before
+        self.breaker = before.breaker
+        self.seen: list[tuple[Observation, State]] = []
+        """Each observation and the breaker state it left, for one health fold at the end."""
+        self.last: RawMessage | None = None
+        """The last message folded in (its partition and offset go into the rows)."""
+        self.replays = before.replay_range(topic)
+        self.successes = 0
+        """Successes while closed not yet stepped into ``breaker`` (folded at once)."""
 
     def settled(self, config: CircuitBreakerConfig) -> BreakerState:
         """``breaker`` with the deferred successes folded in."""
@@ -78,16 +80,21 @@ class _Pending:
 Decoded = tuple[str, Observation, str | None]
 
 
-def _decode(cg: CamguardApp, runtime: CameraRuntime, message: RawMessage, now: float) -> Decoded:
+def _decode(
+    decode: Callable[[bytes], dict[str, Any]],
+    runtime: CameraRuntime,
+    message: RawMessage,
+    now: float,
+) -> Decoded:
     """(camera_id, observation, error text) of a message, or a :class:`CamguardError`."""
-    record = cg.codec.decode_as("CameraEvent", message.value, logical_types=False)
-    camera_id = str(record["camera_id"])
-    if _key_text(message.key) != camera_id:
-        raise InvalidEventError(
-            "key_mismatch", f"key {message.key!r} is not camera_id {camera_id!r}"
-        )
+    record = decode(message.value)
+    camera_id: str = record["camera_id"]
+    key = message.key
+    if not (key == camera_id.encode() if type(key) is bytes else _key_text(key) == camera_id):
+        detail = f"key {key!r} is not camera_id {camera_id!r}"
+        raise InvalidEventError("key_mismatch", detail)
     obs = observation_from_record(record, now, runtime.config.max_skew_s)
-    return camera_id, obs, record.get("error")
+    return camera_id, obs, record["error"]
 
 
 async def handle_camera_events(
@@ -96,61 +103,70 @@ async def handle_camera_events(
     """Fold a batch of ``camera.events`` messages into the tables; return how many applied.
 
     The breaker steps message by message (its transitions are sent in the order they
-    happened); health is folded once per camera with :func:`observe_many`. Each camera's rows
-    are written once per batch, from the state after its last message (to that message's
+    happened; a run of successes while closed, which cannot move it, is folded at once);
+    health is folded once per camera with :func:`observe_many`. Each camera's rows are
+    written once per batch, from the state after its last message (to that message's
     partition, with its offset), so a busy camera costs two changelog records per batch
-    instead of two per event.
+    instead of two per event. Messages the rows already hold (a replay) are skipped.
     """
     now = runtime.clock()
+    decode = cg.codec.plain_decoder("CameraEvent")
     config = runtime.config
+    breaker_config = config.breaker
+    no_slow_calls = breaker_config.slow_call_threshold_ms is None
     pending: dict[str, _Pending] = {}
     moves: list[tuple[str, tuple[Transition, ...]]] = []
-    applied = 0
+    applied = replayed = 0
     for message in messages:
         try:
-            camera_id, obs, error = _decode(cg, runtime, message, now)
+            camera_id, obs, error = _decode(decode, runtime, message, now)
         except CamguardError as exc:
             await send_dead_letter(cg, message, exc, CONSUMER)
             continue
-        position = SourcePosition(message.topic, message.offset)
         entry = pending.get(camera_id)
-        before = entry.before if entry is not None else runtime.tables.load(camera_id)
-        if before.applied(position):
-            cg.count("events.replayed")
+        if entry is None:
+            entry = pending[camera_id] = _Pending(runtime.tables.load(camera_id), message.topic)
+        low, high = entry.replays
+        if low <= message.offset <= high:
+            replayed += 1
             log.debug(
                 "replayed %s[%d]@%d skipped", message.topic, message.partition, message.offset
             )
             continue
-        if entry is None:
-            entry = pending[camera_id] = _Pending(before, before.breaker, [], message, position)
-        if obs.kind in SUCCESSES and closed_success_run_ok(entry.breaker, config.breaker):
+        breaker = entry.breaker
+        if obs.kind in SUCCESSES and no_slow_calls and breaker.state is CLOSED:
             entry.successes += 1  # cannot move the breaker: folded later, all at once
         else:
             event = breaker_event(obs, error)
             if event is not None:
-                breaker = entry.settled(config.breaker)
-                entry.breaker, moved = step(breaker, event, now, config.breaker, runtime.rng)
+                breaker, moved = step(
+                    entry.settled(breaker_config), event, now, breaker_config, runtime.rng
+                )
+                entry.breaker = breaker
                 if moved:
                     moves.append((camera_id, moved))
-        entry.seen.append((obs, entry.breaker.state))
-        entry.message, entry.position = message, position
+        entry.seen.append((obs, breaker.state))
+        entry.last = message
         applied += 1
     await runtime.tables.store_many(
         (
             camera_id,
             CameraUpdate(
-                entry.settled(config.breaker),
+                entry.settled(breaker_config),
                 observe_many(entry.before.health, entry.seen, config.health),
                 (),
             ),
             entry.before,
-            MessageEvent(entry.message),
-            entry.position,
+            MessageEvent(entry.last),
+            SourcePosition(entry.last.topic, entry.last.offset),
         )
         for camera_id, entry in pending.items()
+        if entry.last is not None
     )
     for camera_id, transitions in moves:
         await send_transitions(cg, camera_id, transitions)
+    if replayed:
+        cg.count("events.replayed", replayed)
     cg.count("events.processed", applied)
     return applied
 

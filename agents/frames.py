@@ -29,6 +29,7 @@ from faust.web import Request, Response, View
 from pydantic import BaseModel, ValidationError
 
 from agents import breakers
+from streams import gctune
 from streams.anonymize.blur import BlurConfig
 from streams.anonymize.exceptions import AnonymizeError, PrivacyConfigError
 from streams.anonymize.middleware import AnonymizationMiddleware, config_from_settings
@@ -230,6 +231,8 @@ def install(
             log.error("detectors not loaded (%s): %s; frames are dead-lettered", exc.reason, exc)
             return
         log.info("anonymizer ready: %s", processor.middleware.stats()["detector"])
+        if settings.gc_freeze:
+            gctune.freeze_long_lived()  # the models' Python objects live as long as the worker
 
     async def loop_lag() -> None:
         await measure_loop_lag(cg, processor.lag)

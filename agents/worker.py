@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
@@ -12,6 +13,7 @@ from agents import events as event_agents
 from agents import frames as frame_agents
 from agents import health as health_agents
 from agents import policies as policy_agents
+from streams import gctune
 from streams.app import CamguardApp, TopicSpec, build_app, topic_specs
 from streams.resilience.changelogs import changelog_topic_specs
 from streams.settings import Settings
@@ -62,11 +64,25 @@ async def prepare_topics(settings: Settings, within_s: float = 30.0) -> list[str
         return []
 
 
+class CamguardWorker(faust.Worker):
+    """Faust's worker, plus GC tuning once the app is fully started (streams/gctune.py)."""
+
+    def __init__(self, app: faust.App, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.camguard_settings = settings
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        if self.camguard_settings.gc_freeze:
+            gctune.freeze_long_lived()
+
+
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run a worker in the foreground until SIGTERM/SIGINT."""
     asyncio.run(prepare_topics(settings))
+    gctune.configure(settings.gc_gen0_threshold)
     cg = build_worker(settings)
-    worker = faust.Worker(cg.app, loglevel=loglevel, redirect_stdouts=False)
+    worker = CamguardWorker(cg.app, settings, loglevel=loglevel, redirect_stdouts=False)
     # Faust's terminal spinner sets the root logger to DEBUG for good when the level is WARN or
     # above (every debug call then builds a LogRecord); a service has no use for a spinner.
     worker.spinner = None

@@ -94,7 +94,7 @@ async def bare_loop(bootstrap: str, events: int, decode: bool = False) -> float:
             if seen == 0:
                 first = time.perf_counter()
             if decode:
-                codec.decode_as("CameraEvent", message.value)
+                codec.decode_as("CameraEvent", message.value, logical_types=False)
             seen += 1
             if seen >= events:
                 break

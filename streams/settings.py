@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         default=False,
         description="Faust's per-message Prometheus sensors on /metrics (about 30% of events/s)",
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="freeze start-up objects out of the cyclic GC once the worker is ready",
+    )
+    gc_gen0_threshold: int = Field(
+        default=10_000, ge=0, description="cyclic GC young threshold (0 = Python's 700)"
+    )
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
     table_standby_replicas: int = Field(default=0, ge=0)

@@ -29,7 +29,12 @@ import faust
 from faust.streams import _current_event, current_event
 
 from streams.resilience.breaker import BreakerState
-from streams.resilience.camera import CameraUpdate, SourcePosition, already_applied
+from streams.resilience.camera import (
+    REPLAY_WINDOW,
+    CameraUpdate,
+    SourcePosition,
+    already_applied,
+)
 from streams.resilience.health import HealthState
 from streams.resilience.serde import (
     breaker_from_dict,
@@ -108,6 +113,22 @@ class CameraRecord:
             return False
         return already_applied(self.breaker_offsets, position) and already_applied(
             self.health_offsets, position
+        )
+
+    def replay_range(self, topic: str) -> tuple[int, int]:
+        """Offsets of ``topic`` that :meth:`applied` calls replays, as ``(low, high)``.
+
+        For a loop over many messages of one camera: ``low <= offset <= high`` is
+        ``applied(SourcePosition(topic, offset))`` without building a position per message.
+        An empty range (``low > high``) when either row has never seen ``topic``.
+        """
+        last_breaker = self.breaker_offsets.get(topic)
+        last_health = self.health_offsets.get(topic)
+        if last_breaker is None or last_health is None:
+            return 0, -1
+        return (
+            max(last_breaker, last_health) - REPLAY_WINDOW,
+            min(last_breaker, last_health),
         )
 
 

@@ -240,3 +240,28 @@ def test_compiled_reader_equals_fastavro_without_logical_types(
     corrupt[flip] ^= 0xFF
     with contextlib.suppress(TruncatedBodyError):
         CODEC.decode_as(name, bytes(corrupt), logical_types=False)
+
+
+def test_plain_decoder_reads_current_and_older_versions_and_rejects_bad_bytes() -> None:
+    current = json.loads(json.dumps(CODEC.catalog.current("Frame").raw))
+    old = json.loads(json.dumps(current))
+    old["fields"] = [f for f in old["fields"] if f["name"] != "site_id"]
+    codec = AvroCodec(SchemaCatalog([current], history=[old]))
+    decode = codec.plain_decoder("Frame")
+    new_message = codec.encode("Frame", _frame())
+    assert decode(new_message) == codec.decode_as("Frame", new_message, logical_types=False)
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(old), _frame())
+    old_record = decode(MAGIC + fingerprint(old) + body.getvalue())  # resolved by fastavro
+    assert old_record["site_id"] is None
+    assert old_record["seq"] == 7
+    with pytest.raises(TruncatedBodyError):
+        decode(new_message + b"\x00")
+    with pytest.raises(TruncatedBodyError):
+        decode(new_message[:-1])
+    with pytest.raises(SchemaMismatchError):
+        CODEC.plain_decoder("CameraEvent")(CODEC.encode("Frame", _frame()))
+    with pytest.raises(NotAvroError):
+        decode(None)  # type: ignore[arg-type]  # a tombstone: no value at all
+    with pytest.raises(NotAvroError):
+        decode(b"not avro at all")

@@ -17,6 +17,7 @@ from streams.resilience.breaker import (
     step,
     successes_while_closed,
 )
+from streams.resilience.camera import SourcePosition
 from streams.resilience.health import (
     EventKind,
     HealthConfig,
@@ -26,6 +27,7 @@ from streams.resilience.health import (
     observe_many,
     with_breaker,
 )
+from streams.resilience.tables import CameraRecord
 
 # Small limits so that halving, pruning, hysteresis and gaps all happen in short sequences.
 CONFIG = HealthConfig(
@@ -92,3 +94,23 @@ def test_success_run_equals_successes_one_by_one(
         expected, moves = step(expected, Success(2.0), now, config, random.Random(0))
         assert moves == ()
     assert successes_while_closed(state, count, config) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.none() | st.integers(0, 3_000_000),
+    st.none() | st.integers(0, 3_000_000),
+    st.integers(0, 3_000_000),
+)
+def test_replay_range_equals_applied(
+    breaker_last: int | None, health_last: int | None, offset: int
+) -> None:
+    topic = "camera.events"
+    record = CameraRecord(
+        BreakerState(),
+        HealthState("cam-1"),
+        {} if breaker_last is None else {topic: breaker_last},
+        {} if health_last is None else {topic: health_last},
+    )
+    low, high = record.replay_range(topic)
+    assert (low <= offset <= high) == record.applied(SourcePosition(topic, offset))
