@@ -5,8 +5,8 @@ and per-field dispatch through a file object. A reader generated for one schema 
 bytes in place with straight-line code: a ``CameraEvent`` in ~2 us. The events agent decodes
 every message it folds, so this is its largest single cost.
 
-    read = compile_reader(schema_json)          # the writer schema, as parsed JSON
-    record, end = read(data, HEADER_SIZE)       # body starts after the single-object header
+    read = checked(compile_reader(schema_json))  # the writer schema, as parsed JSON
+    record, end = read(data, HEADER_SIZE)        # body starts after the single-object header
 
 Values are what fastavro returns with logical types left alone (``timestamp-millis`` is an
 int); the unit tests hold every schema in schemas/avro to that, on hypothesis-made records.
@@ -48,22 +48,12 @@ def _read_long(b: bytes, p: int) -> tuple[int, int]:
             raise AvroReadError("varint longer than 10 bytes")
 
 
-def _span(b: bytes, p: int) -> tuple[int, int]:
-    """A length-prefixed span at ``p``: (start, end), checked against the buffer."""
-    size, p = _read_long(b, p)
-    end = p + size
-    if size < 0 or end > len(b):
-        raise AvroReadError(f"length {size} at byte {p} runs past the end ({len(b)} bytes)")
-    return p, end
-
-
 def _fail(message: str) -> Any:
     raise AvroReadError(message)
 
 
 _RUNTIME: dict[str, Any] = {
     "_long": _read_long,
-    "_span": _span,
     "_fail": _fail,
     "_f32": struct.Struct("<f").unpack_from,
     "_f64": struct.Struct("<d").unpack_from,
@@ -129,7 +119,7 @@ class _Compiler:
             self.types.setdefault(full, schema)
             symbols = self.constant(tuple(schema["symbols"]))
             index = self.fresh("i")
-            lines.append(f"{indent}{index}, p = _long(b, p)")
+            self.long(index, lines, indent)
             lines.append(f"{indent}if not 0 <= {index} < {len(schema['symbols'])}:")
             lines.append(f"{indent}    _fail(f'enum index {{{index}}} out of range')")
             lines.append(f"{indent}{target} = {symbols}[{index}]")
@@ -155,7 +145,7 @@ class _Compiler:
             lines.append(f"{indent}{target} = b[p] == 1")
             lines.append(f"{indent}p += 1")
         elif kind in ("int", "long"):
-            lines.append(f"{indent}{target}, p = _long(b, p)")
+            self.long(target, lines, indent)
         elif kind == "float":
             lines.append(f"{indent}{target} = _f32(b, p)[0]")
             lines.append(f"{indent}p += 4")
@@ -163,17 +153,29 @@ class _Compiler:
             lines.append(f"{indent}{target} = _f64(b, p)[0]")
             lines.append(f"{indent}p += 8")
         else:  # bytes, string
-            start, end = self.fresh("s"), self.fresh("e")
-            lines.append(f"{indent}{start}, {end} = _span(b, p)")
-            value = f"b[{start}:{end}].decode()" if kind == "string" else f"bytes(b[{start}:{end}])"
+            size, end = self.fresh("z"), self.fresh("e")
+            self.long(size, lines, indent)
+            lines.append(f"{indent}{end} = p + {size}")
+            lines.append(f"{indent}if {size} < 0 or {end} > len(b):")
+            lines.append(f"{indent}    _fail(f'length {{{size}}} runs past the end')")
+            value = f"b[p:{end}].decode()" if kind == "string" else f"bytes(b[p:{end}])"
             lines.append(f"{indent}{target} = {value}")
             lines.append(f"{indent}p = {end}")
+
+    def long(self, target: str, lines: list[str], indent: str) -> None:
+        """A zig-zag varint into ``target``: one byte inline, longer ones through _long."""
+        lines.append(f"{indent}{target} = b[p]")
+        lines.append(f"{indent}if {target} < 0x80:")
+        lines.append(f"{indent}    {target} = ({target} >> 1) ^ -({target} & 1)")
+        lines.append(f"{indent}    p += 1")
+        lines.append(f"{indent}else:")
+        lines.append(f"{indent}    {target}, p = _long(b, p)")
 
     def union(
         self, branches: list[Any], target: str, lines: list[str], indent: str, ns: str | None
     ) -> None:
         index = self.fresh("u")
-        lines.append(f"{indent}{index}, p = _long(b, p)")
+        self.long(index, lines, indent)
         for position, branch in enumerate(branches):
             keyword = "if" if position == 0 else "elif"
             lines.append(f"{indent}{keyword} {index} == {position}:")
@@ -188,7 +190,7 @@ class _Compiler:
         lines.append(f"{indent}{target} = {{}}" if key else f"{indent}{target} = []")
         lines.append(f"{indent}while True:")
         inner = indent + "    "
-        lines.append(f"{inner}{count}, p = _long(b, p)")
+        self.long(count, lines, inner)
         lines.append(f"{inner}if {count} == 0:")
         lines.append(f"{inner}    break")
         lines.append(f"{inner}if {count} < 0:")
@@ -221,8 +223,16 @@ class _Compiler:
         return function
 
 
+READ_ERRORS = (AvroReadError, IndexError, struct.error, UnicodeDecodeError)
+"""What a compiled reader raises on malformed bytes (catch these, or use :func:`checked`)."""
+
+
 def compile_reader(schema: dict[str, Any]) -> Reader:
-    """A reader of records of ``schema`` (JSON, as in an .avsc file)."""
+    """A reader of records of ``schema`` (JSON, as in an .avsc file).
+
+    For speed it raises whatever the bytes provoke (:data:`READ_ERRORS`); wrap it with
+    :func:`checked` for :class:`AvroReadError` only.
+    """
     if schema.get("type") != "record":
         raise ValueError("compile_reader takes a record schema")
     compiler = _Compiler()
@@ -230,11 +240,18 @@ def compile_reader(schema: dict[str, Any]) -> Reader:
     source = "\n\n".join(compiler.functions)
     scope: dict[str, Any] = {**_RUNTIME, **compiler.constants}
     exec(compile(source, f"<avro reader {schema.get('name')}>", "exec"), scope)  # noqa: S102
-    inner: Reader = scope[entry]
+    reader: Reader = scope[entry]
+    return reader
+
+
+def checked(reader: Reader) -> Reader:
+    """``reader`` raising :class:`AvroReadError` for every kind of malformed input."""
 
     def read(data: bytes, position: int = 0) -> tuple[Any, int]:
         try:
-            return inner(data, position)
+            return reader(data, position)
+        except AvroReadError:
+            raise
         except (IndexError, struct.error) as exc:
             raise AvroReadError(f"body ends early ({exc})") from exc
         except UnicodeDecodeError as exc:

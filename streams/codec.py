@@ -26,7 +26,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
-from streams.avro_reader import AvroReadError, Reader, compile_reader
+from streams.avro_reader import READ_ERRORS, Reader, compile_reader
 from streams.exceptions import CamguardError
 
 MAGIC = b"\xc3\x01"
@@ -250,8 +250,8 @@ class AvroCodec:
         assert version.read_plain is not None
         try:
             record, end = version.read_plain(data, HEADER_SIZE)
-        except AvroReadError as exc:
-            raise TruncatedBodyError(f"{version.name}: body unreadable ({exc})") from exc
+        except READ_ERRORS as exc:
+            raise TruncatedBodyError(f"{version.name}: body unreadable ({exc!r})") from exc
         if end != len(data):
             raise TruncatedBodyError(
                 f"{version.name}: {len(data) - end} trailing bytes after the record"
@@ -277,7 +277,7 @@ class AvroCodec:
             if type(data) is bytes and data.startswith(header):
                 try:
                     record, end = read(data, HEADER_SIZE)
-                except AvroReadError:
+                except READ_ERRORS:
                     return fallback(data)  # raises the typed error
                 if end == len(data):
                     result: dict[str, Any] = record
