@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.stores.base import SerializedStore
 from faust.streams import _current_event, current_event
 
 from streams.resilience.breaker import BreakerState
@@ -241,9 +242,20 @@ class CameraTables:
         event = event if event is not None else current_event()
         if event is None:
             raise RuntimeError("camera tables are written while an agent handles a message")
-        with writing_for(event):
-            table.data[key] = value
         partition = event.message.partition
+        store = table.data
+        if isinstance(store, SerializedStore):
+            # Serialise once for both the store and the changelog (the same serializer
+            # and value type: the changelog topic is the table's).
+            encoded = store._encode_value(value)
+            with writing_for(event):
+                store._set(store._encode_key(key), encoded)
+            raw: Coroutine[Any, Any, Any] = table.changelog_topic.send(
+                key=key, value=encoded, value_serializer="raw", partition=partition
+            )
+            return raw
+        with writing_for(event):
+            store[key] = value
         send: Coroutine[Any, Any, Any] = table.changelog_topic.send(
             key=key, value=value, partition=partition
         )
