@@ -16,7 +16,7 @@ is in :mod:`streams.resilience.camera`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from agents.breakers import CameraRuntime, camera_runtime, send_transitions
@@ -77,24 +77,10 @@ class _Pending:
         return self.breaker
 
 
-Decoded = tuple[str, Observation, str | None]
-
-
-def _decode(
-    decode: Callable[[bytes], dict[str, Any]],
-    runtime: CameraRuntime,
-    message: RawMessage,
-    now: float,
-) -> Decoded:
-    """(camera_id, observation, error text) of a message, or a :class:`CamguardError`."""
-    record = decode(message.value)
-    camera_id: str = record["camera_id"]
-    key = message.key
-    if not (key == camera_id.encode() if type(key) is bytes else _key_text(key) == camera_id):
-        detail = f"key {key!r} is not camera_id {camera_id!r}"
-        raise InvalidEventError("key_mismatch", detail)
-    obs = observation_from_record(record, now, runtime.config.max_skew_s)
-    return camera_id, obs, record["error"]
+def _check_key(key: object, camera_id: str) -> None:
+    """Refuse a message whose key is not its camera_id (it would land in another partition)."""
+    if _key_text(key) != camera_id:
+        raise InvalidEventError("key_mismatch", f"key {key!r} is not camera_id {camera_id!r}")
 
 
 async def handle_camera_events(
@@ -117,9 +103,15 @@ async def handle_camera_events(
     pending: dict[str, _Pending] = {}
     moves: list[tuple[str, tuple[Transition, ...]]] = []
     applied = replayed = 0
+    max_skew_s = config.max_skew_s
     for message in messages:
-        try:
-            camera_id, obs, error = _decode(decode, runtime, message, now)
+        try:  # decode and validate (inline: this loop runs once per event)
+            record = decode(message.value)
+            camera_id: str = record["camera_id"]
+            key = message.key
+            if type(key) is not bytes or key != camera_id.encode():
+                _check_key(key, camera_id)
+            obs = observation_from_record(record, now, max_skew_s)
         except CamguardError as exc:
             await send_dead_letter(cg, message, exc, CONSUMER)
             continue
@@ -137,7 +129,7 @@ async def handle_camera_events(
         if obs.kind in SUCCESSES and no_slow_calls and breaker.state is CLOSED:
             entry.successes += 1  # cannot move the breaker: folded later, all at once
         else:
-            event = breaker_event(obs, error)
+            event = breaker_event(obs, record["error"])
             if event is not None:
                 breaker, moved = step(
                     entry.settled(breaker_config), event, now, breaker_config, runtime.rng

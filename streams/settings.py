@@ -73,10 +73,10 @@ class Settings(BaseSettings):
     store_max_pending: int = Field(default=100_000, ge=1)
     store_backoff_max_s: float = Field(default=30.0, gt=0)
     events_batch_max: int = Field(
-        default=2000,
+        default=8000,
         ge=1,
         description="most records per consumer fetch (Faust broker_max_poll_records): the "
-        "largest batch the events lane folds at once",
+        "largest batch the events lane folds at once (bytes stay bounded by the fetch sizes)",
     )
     max_clock_skew_s: float = Field(
         default=24 * 3600.0, gt=0, description="Event timestamps further off are dead-lettered"

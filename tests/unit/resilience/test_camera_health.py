@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.resilience.breaker import State
 from streams.resilience.health import (
+    HISTOGRAM_BASE_MS,
+    HISTOGRAM_BUCKETS,
+    HISTOGRAM_GROWTH,
     EventKind,
     HealthConfig,
     HealthState,
     Observation,
+    bucket_of,
     observe,
     percentile,
     rejection_reason,
@@ -136,3 +144,14 @@ def test_breaker_state_and_versions_and_round_trip() -> None:
     assert with_breaker(moved, State.OPEN) is moved
     assert snapshot(moved, T0 + 2, CONFIG).to_record()["circuit_breaker_state"] == "OPEN"
     assert health_from_dict(health_to_dict(moved)) == moved
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(0.0, 1e7) | st.sampled_from([0.5 * 1.2**i for i in range(90)]))
+def test_bucket_of_is_the_log_base_growth_ceiling(latency_ms: float) -> None:
+    if latency_ms <= HISTOGRAM_BASE_MS:
+        expected = 0
+    else:
+        ratio = latency_ms / HISTOGRAM_BASE_MS
+        expected = min(math.ceil(math.log(ratio, HISTOGRAM_GROWTH)), HISTOGRAM_BUCKETS - 1)
+    assert bucket_of(latency_ms) == expected
