@@ -3,17 +3,21 @@
 One run, one broker, the same ``camera.events`` messages (Avro ``CameraEvent``, N cameras):
 
 - peer: a bare ``aiokafka`` consumer loop (``async for message in consumer``) reading them;
-  for context only, the same loop decoding each message with camguard's ``AvroCodec``;
+  for context only, the same loop decoding each message as the events agent does
+  (``AvroCodec`` without logical types: the compiled reader);
 - reference: a Faust worker whose only agent counts the messages (no decode, no tables): what
   Faust's per-message machinery costs by itself;
-- camguard: a ``camguard worker`` subprocess whose events agent decodes each message, folds it
-  into the camera's breaker and health, and writes both changelog-backed table rows (once per
-  camera per batch); events/s is read from its ``/metrics`` counter.
+- camguard: a ``camguard worker`` subprocess whose events agent (a batch lane in Faust's
+  consumer, streams/lanes.py) decodes each message, folds it into the camera's breaker and
+  health, and writes both changelog-backed table rows (once per camera per batch); events/s
+  is read from its ``/readyz`` counter.
 
-Both rates are taken between the first message and the last, so start-up and recovery are
-left out. Printed: the three rates, camguard / bare (the goal is >= 0.5) and camguard / Faust no-op.
+Rates are taken from the first message seen to the last, so start-up and recovery are left
+out; for the camguard worker the window opens once its anonymizer has loaded its models (that
+runs ONNX Runtime on the same cores). Printed: the rates, camguard / bare (the goal is >= 0.5)
+and camguard / Faust no-op.
 
-    .venv/bin/python bench/events.py [--events 200000] [--cameras 100] [--bootstrap host:port]
+    .venv/bin/python bench/events.py [--events 400000] [--cameras 100] [--bootstrap host:port]
 
 Without ``--bootstrap`` a throwaway broker is started (infra/kafka, a free port). With one,
 ``camera.events`` should be empty: both sides read the topic from its beginning.
@@ -248,7 +252,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=400_000)
     parser.add_argument("--cameras", type=int, default=100)
     parser.add_argument("--bootstrap", default=None, help="host:port of an existing broker")
     parser.add_argument("--serve-noop", type=int, default=None, help=argparse.SUPPRESS)
