@@ -94,6 +94,10 @@ async def handle_camera_events(
     written once per batch, from the state after its last message (to that message's
     partition, with its offset), so a busy camera costs two changelog records per batch
     instead of two per event. Messages the rows already hold (a replay) are skipped.
+
+    Nothing is awaited between loading a camera's rows and writing them locally (dead
+    letters and transitions are sent afterwards), so the frames agent, which writes breaker
+    rows from the same event loop, never has an update overwritten by a stale batch.
     """
     now = runtime.clock()
     decode = cg.codec.plain_decoder("CameraEvent")
@@ -103,6 +107,7 @@ async def handle_camera_events(
     pending: dict[str, _Pending] = {}
     moves: list[tuple[str, tuple[Transition, ...]]] = []
     applied = replayed = 0
+    refused: list[tuple[RawMessage, CamguardError]] = []
     max_skew_s = config.max_skew_s
     for message in messages:
         try:  # decode and validate (inline: this loop runs once per event)
@@ -113,7 +118,7 @@ async def handle_camera_events(
                 _check_key(key, camera_id)
             obs = observation_from_record(record, now, max_skew_s)
         except CamguardError as exc:
-            await send_dead_letter(cg, message, exc, CONSUMER)
+            refused.append((message, exc))  # sent after the rows: no await mid-fold
             continue
         entry = pending.get(camera_id)
         if entry is None:
@@ -155,6 +160,8 @@ async def handle_camera_events(
         for camera_id, entry in pending.items()
         if entry.last is not None
     )
+    for message, error in refused:
+        await send_dead_letter(cg, message, error, CONSUMER)
     for camera_id, transitions in moves:
         await send_transitions(cg, camera_id, transitions)
     if replayed:
