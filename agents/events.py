@@ -16,6 +16,7 @@ is in :mod:`streams.resilience.camera`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -175,6 +176,10 @@ def install(cg: CamguardApp) -> None:
     runtime = camera_runtime(cg)
 
     async def camera_events(tp: Any, records: Sequence[Any]) -> None:
+        started = time.perf_counter()
         await handle_camera_events(cg, runtime, records)
+        cg.count("events.batches")
+        cg.gauge("events.batch_size", float(len(records)))
+        cg.gauge("events.batch_ms", (time.perf_counter() - started) * 1000.0)
 
     add_lane(cg.app, cg.topics.events, camera_events)

@@ -155,6 +155,10 @@ async def test_rebalance_moves_partitions_without_losing_or_repeating_events(
                 return after if counts(after) == counts(before) else None
 
             final = await eventually(settled, 60, "the counts to settle")
+            for worker in workers:  # the lane's own gauges, since it is not a Faust stream
+                metrics = (await client.get(f"{worker.url}/metrics")).text
+                assert 'camguard_events_total{name="events.batches"}' in metrics
+                assert 'camguard_gauge{name="events.batch_size"}' in metrics
 
             probe = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=app_id)
             await probe.start()
