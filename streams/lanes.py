@@ -74,8 +74,12 @@ class LaneConsumer(faust_aiokafka.Consumer):
         self, handler: LaneHandler, tp: Any, batch: Sequence[Any], active: Any
     ) -> None:
         generation = self.app.consumer_generation_id
+        # Skipped batches are read again: the flow stops only for a rebalance, and a lane
+        # partition is inactive only while tables recover (the conductor's buffer-full pause
+        # never applies: lane records never reach a channel); both end with Faust's recovery
+        # seeking every assigned partition back to its committed offset (perform_seek).
         if self.should_stop or not self.flow_active:
-            return  # Faust seeks back to the committed offset before the flow resumes
+            return
         if active is not None and tp not in active and tp not in self._buffered_partitions:
             return
         read = self._read_offset[tp]
