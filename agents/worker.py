@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -64,12 +67,47 @@ async def prepare_topics(settings: Settings, within_s: float = 30.0) -> list[str
         return []
 
 
+EXIT_SHUTDOWN_STUCK = 70
+"""Exit status when the shutdown deadline passed (EX_SOFTWARE)."""
+
+
+def arm_exit_deadline(
+    limit_s: float, exit_now: Callable[[int], object] = os._exit
+) -> threading.Timer | None:
+    """Exit the process ``limit_s`` seconds from now unless it has exited by then.
+
+    Faust's shutdown commits offsets through the consumer thread; when the broker goes away
+    or the group rebalances at that moment the commit can wait forever and the process never
+    exits (seen in CI: two workers stopped at once while the group rebalanced). Whatever was
+    not committed is processed again by the partition's next owner (table rows skip what they
+    hold), so leaving is safe; hanging is not.
+    """
+    if limit_s <= 0:
+        return None
+
+    def expire() -> None:
+        log.error("shutdown still running after %.0f s: exiting now", limit_s)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        exit_now(EXIT_SHUTDOWN_STUCK)
+
+    timer = threading.Timer(limit_s, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 class CamguardWorker(faust.Worker):
-    """Faust's worker, plus GC tuning once the app is fully started (streams/gctune.py)."""
+    """Faust's worker, plus GC tuning once started and a shutdown deadline."""
 
     def __init__(self, app: faust.App, settings: Settings, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.camguard_settings = settings
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        if not self._signal_stop_time:  # the first signal arms the deadline
+            arm_exit_deadline(self.camguard_settings.shutdown_timeout_s)
+        super()._schedule_shutdown(signal)
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()

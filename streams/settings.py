@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         default=False,
         description="Faust's per-message Prometheus sensors on /metrics (about 30% of events/s)",
     )
+    shutdown_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="after SIGTERM/SIGINT the worker exits within this time even if Faust's "
+        "shutdown is stuck (uncommitted work is replayed by the next owner); 0 = no limit",
+    )
     gc_freeze: bool = Field(
         default=True,
         description="freeze start-up objects out of the cyclic GC once the worker is ready",
