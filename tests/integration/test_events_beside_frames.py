@@ -24,7 +24,7 @@ from streams.app import EVENTS, FRAMES
 from streams.codec import AvroCodec
 from streams.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.worker_process import Worker, eventually, worker_env
+from tests.integration.worker_process import Worker, counters, eventually, worker_env
 from tests.models.scenes import astronaut_bgr
 
 pytestmark = [pytest.mark.integration, pytest.mark.models, pytest.mark.timeout(420)]
@@ -59,14 +59,6 @@ def frame(camera_id: str, seq: int, jpeg: bytes) -> bytes:
         "data": jpeg,
     }
     return CODEC.encode("Frame", record)
-
-
-async def counters(client: httpx.AsyncClient, worker: Worker) -> dict[str, Any]:
-    try:
-        answer = await client.get(f"{worker.url}/readyz")
-    except httpx.TransportError:
-        return {}
-    return dict(answer.json().get("counters", {})) if answer.status_code == 200 else {}
 
 
 async def test_events_are_counted_while_a_frames_backlog_is_worked_through(

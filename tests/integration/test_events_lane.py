@@ -26,7 +26,13 @@ from streams.codec import AvroCodec
 from streams.resilience.changelogs import ensure_changelog_topics
 from streams.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.worker_process import Worker, eventually, worker_env
+from tests.integration.worker_process import (
+    Worker,
+    counters,
+    eventually,
+    local_cameras,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -54,27 +60,6 @@ async def produce(producer: AIOKafkaProducer, prefix: str, rounds: range) -> Non
             value = codec.encode("CameraEvent", record)
             await producer.send(TOPIC, value=value, key=camera_id.encode())
         await producer.flush()
-
-
-async def processed(client: httpx.AsyncClient, worker: Worker) -> int:
-    """The worker's own ``events.processed`` counter (0 while it is not serving)."""
-    try:
-        body = (await client.get(f"{worker.url}/readyz")).json()
-    except (httpx.TransportError, ValueError):
-        return 0
-    return int(body.get("counters", {}).get("events.processed", 0))
-
-
-async def local_cameras(client: httpx.AsyncClient, worker: Worker, prefix: str) -> dict[str, Any]:
-    try:
-        answer = await client.get(f"{worker.url}/api/cameras", params={"scope": "local"})
-    except httpx.TransportError:
-        return {}
-    if answer.status_code != 200:
-        return {}
-    return {
-        c["camera_id"]: c for c in answer.json()["cameras"] if c["camera_id"].startswith(prefix)
-    }
 
 
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
@@ -119,7 +104,7 @@ async def test_rebalance_moves_partitions_without_losing_or_repeating_events(
             # handled some itself (so partitions moved mid-stream), then a few more rounds.
             rounds = 50
             deadline = time.monotonic() + 180
-            while await processed(client, second) == 0:
+            while (await counters(client, second)).get("events.processed", 0) == 0:
                 assert time.monotonic() < deadline, second.tail()
                 assert second.proc.poll() is None, second.tail()
                 await produce(producer, prefix, range(rounds, rounds + 1))

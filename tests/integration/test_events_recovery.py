@@ -36,7 +36,7 @@ from streams.resilience.changelogs import ensure_changelog_topics
 from streams.resilience.health import EventKind, HealthState, Observation
 from streams.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.worker_process import Worker
+from tests.integration.worker_process import Worker, local_cameras
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -70,19 +70,6 @@ def expected(prefix: str) -> dict[str, Expected]:
             breaker, health = update.breaker, update.health
         out[camera_id] = Expected(breaker, health)
     return out
-
-
-async def cameras(client: httpx.AsyncClient, worker: Worker, prefix: str) -> dict[str, Any]:
-    """The worker's cameras of this test, by id ({} while it is not serving yet)."""
-    try:
-        answer = await client.get(f"{worker.url}/api/cameras", params={"scope": "local"})
-    except httpx.TransportError:
-        return {}
-    if answer.status_code != 200:
-        return {}
-    return {
-        c["camera_id"]: c for c in answer.json()["cameras"] if c["camera_id"].startswith(prefix)
-    }
 
 
 async def wait_for(
@@ -177,7 +164,7 @@ async def test_state_recovers_from_the_changelog_after_sigkill(
             return sum(c["events"] for c in found.values())
 
         async def processed(rounds: int) -> bool:
-            return events_seen(await cameras(client, first, prefix)) >= rounds * CAMERAS
+            return events_seen(await local_cameras(client, first, prefix)) >= rounds * CAMERAS
 
         await wait_for(lambda: processed(20), first, "the first worker to take the backlog")
         producing = asyncio.create_task(source.produce(60, pause_s=0.05))
@@ -193,7 +180,7 @@ async def test_state_recovers_from_the_changelog_after_sigkill(
         last: dict[str, Any] = {}
 
         async def caught_up() -> dict[str, Any] | None:
-            last.update(await cameras(client, second, prefix))
+            last.update(await local_cameras(client, second, prefix))
             done = len(last) == CAMERAS and all(
                 c["events"] >= EVENTS_PER_CAMERA for c in last.values()
             )
@@ -208,7 +195,7 @@ async def test_state_recovers_from_the_changelog_after_sigkill(
             print("\n".join(m for m in metrics.splitlines() if m.startswith("camguard_")))
             raise
         await asyncio.sleep(2.0)  # anything still in flight lands; then compare
-        found = await cameras(client, second, prefix)
+        found = await local_cameras(client, second, prefix)
 
     for camera_id, exp in want.items():
         got = found[camera_id]

@@ -10,7 +10,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import httpx
 
 from streams.devstack import REPO_ROOT, free_port
 
@@ -72,3 +74,25 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+async def counters(client: httpx.AsyncClient, worker: Worker) -> dict[str, Any]:
+    """The worker's camguard counters from /readyz ({} while it is not serving)."""
+    try:
+        body = (await client.get(f"{worker.url}/readyz")).json()
+    except (httpx.TransportError, ValueError):
+        return {}
+    return dict(body.get("counters", {}))
+
+
+async def local_cameras(client: httpx.AsyncClient, worker: Worker, prefix: str) -> dict[str, Any]:
+    """Cameras whose id starts with ``prefix`` in the worker's own partitions, by id."""
+    try:
+        answer = await client.get(f"{worker.url}/api/cameras", params={"scope": "local"})
+    except httpx.TransportError:
+        return {}
+    if answer.status_code != 200:
+        return {}
+    return {
+        c["camera_id"]: c for c in answer.json()["cameras"] if c["camera_id"].startswith(prefix)
+    }
