@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen.exceptions import SchemaDefinitionError
+from streams.codec import without_attribute
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED_KINDS = frozenset({"record", "error", "enum", "fixed"})
@@ -110,11 +111,7 @@ def _normalize_named(schema: Mapping[str, Any], names: NamedTypes, namespace: st
 
 def without_docs(value: Any) -> Any:
     """``value`` with every ``doc`` attribute dropped (docs never affect compatibility)."""
-    if isinstance(value, Mapping):
-        return {k: without_docs(v) for k, v in value.items() if k != "doc"}
-    if isinstance(value, list):
-        return [without_docs(v) for v in value]
-    return value
+    return without_attribute(value, "doc")
 
 
 def merge_names(tables: Iterable[NamedTypes]) -> NamedTypes:

@@ -129,12 +129,16 @@ class SchemaVersion:
     fastavro with ``plain``, in about half the time."""
 
 
-def _without_logical_types(schema: Any) -> Any:
-    """A copy of ``schema`` with every ``logicalType`` annotation dropped (same encoding)."""
-    if isinstance(schema, dict):
-        return {k: _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+def without_attribute(schema: Any, name: str) -> Any:
+    """A copy of JSON ``schema`` with attribute ``name`` dropped at every level.
+
+    ``logicalType`` (same encoding, plain values) here; ``doc`` in codegen's compatibility
+    checks (docs never affect it).
+    """
+    if isinstance(schema, Mapping):
+        return {k: without_attribute(v, name) for k, v in schema.items() if k != name}
     if isinstance(schema, list):
-        return [_without_logical_types(item) for item in schema]
+        return [without_attribute(item, name) for item in schema]
     return schema
 
 
@@ -159,7 +163,7 @@ class SchemaCatalog:
     def _add(self, raw: Mapping[str, Any]) -> SchemaVersion:
         canonical = fastavro.parse_schema(dict(raw), _write_hint=False)
         parsed = fastavro.parse_schema(dict(raw))
-        plain = fastavro.parse_schema(_without_logical_types(dict(raw)))
+        plain = fastavro.parse_schema(without_attribute(raw, "logicalType"))
         version = SchemaVersion(
             _short_name(raw), fingerprint(canonical), parsed, raw, plain, compile_reader(dict(raw))
         )
