@@ -183,26 +183,8 @@ def fps(state: HealthState, now: float, config: HealthConfig) -> float:
 
 
 def observe(state: HealthState, obs: Observation, config: HealthConfig) -> HealthState:
-    """Fold one observation into ``state``."""
-    kind = obs.kind
-    changes: dict[str, Any] = {
-        "org_id": obs.org_id or state.org_id,
-        "events": state.events + 1,
-        "frames_processed": state.frames_processed + (kind is EventKind.FRAME_OK),
-        "errors_count": state.errors_count + (kind in FAILURES),
-        "first_seen": obs.at if state.first_seen is None else min(state.first_seen, obs.at),
-        "last_seen": obs.at if state.last_seen is None else max(state.last_seen, obs.at),
-        "version": state.version + 1,
-    }
-    if obs.latency_ms is not None:
-        changes.update(_latency_changes(state, obs.latency_ms, config))
-    if kind in FRAMES:
-        changes["fps_buckets"] = _fps_buckets(state, obs.at, config)
-    if kind is EventKind.DISCONNECTED:
-        changes.update(online=False, frames_toward_online=0)
-    elif kind in ALIVE:
-        changes.update(_liveness_changes(state, obs.at, config))
-    return evolve(state, **changes)
+    """Fold one observation into ``state`` (its breaker state unchanged)."""
+    return observe_many(state, ((obs, state.breaker_state),), config)
 
 
 def observe_many(  # noqa: C901 (one hot loop: a helper call per event costs more than it reads better)
@@ -210,9 +192,10 @@ def observe_many(  # noqa: C901 (one hot loop: a helper call per event costs mor
 ) -> HealthState:
     """Fold observations, each followed by the breaker state it left, into ``state`` at once.
 
-    Equal to ``with_breaker(observe(state, obs, config), breaker_state)`` applied item by item
-    (a property test holds it to that), but the histogram and fps buckets stay mutable dicts
-    until the end: the events agent folds a batch per camera for about a third of the cost.
+    The one health fold (:func:`observe` is a batch of one). A batch equals its items folded
+    one at a time with ``with_breaker(observe(state, obs, config), breaker_state)`` (a
+    property test holds it to that); the histogram and fps buckets stay mutable dicts until
+    the end, so the events agent folds a batch per camera for about a third of the cost.
     """
     org_id, events, frames = state.org_id, state.events, state.frames_processed
     errors, version = state.errors_count, state.version
@@ -323,44 +306,3 @@ def snapshot(state: HealthState, now: float, config: HealthConfig) -> HealthSnap
         circuit_breaker_state=state.breaker_state,
         observed_at=now,
     )
-
-
-def _latency_changes(state: HealthState, latency_ms: float, config: HealthConfig) -> dict[str, Any]:
-    avg = state.avg_latency_ms
-    avg = latency_ms if avg is None else avg + config.ewma_alpha * (latency_ms - avg)
-    counts = dict(state.histogram)
-    index = bucket_of(latency_ms)
-    counts[index] = counts.get(index, 0) + 1
-    if sum(counts.values()) > config.histogram_max_count:
-        counts = {i: c // 2 for i, c in counts.items() if c // 2}
-    return {
-        "avg_latency_ms": avg,
-        "latency_samples": state.latency_samples + 1,
-        "histogram": tuple(sorted(counts.items())),
-    }
-
-
-def _fps_buckets(
-    state: HealthState, at: float, config: HealthConfig
-) -> tuple[tuple[int, int], ...]:
-    second = math.floor(at)
-    buckets = dict(state.fps_buckets)
-    buckets[second] = buckets.get(second, 0) + 1
-    newest = max(buckets)
-    return tuple(sorted((s, c) for s, c in buckets.items() if s > newest - config.fps_window_s))
-
-
-def _liveness_changes(state: HealthState, at: float, config: HealthConfig) -> dict[str, Any]:
-    previous = state.last_frame_at
-    gap = previous is not None and at - previous >= config.offline_after_s
-    last = at if previous is None else max(previous, at)
-    if state.online and not gap:
-        return {"last_frame_at": last}
-    # Back after a silence no tick noticed counts afresh, like a camera never seen.
-    streak = 1 if gap or previous is None else state.frames_toward_online + 1
-    online = streak >= config.online_after_frames
-    return {
-        "online": online,
-        "frames_toward_online": 0 if online else streak,
-        "last_frame_at": last,
-    }
