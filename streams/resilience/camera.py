@@ -36,9 +36,8 @@ from streams.resilience.health import (
     HealthConfig,
     HealthState,
     Observation,
-    observe,
+    observe_many,
     rejection_reason,
-    with_breaker,
 )
 from streams.settings import Settings
 
@@ -89,10 +88,21 @@ class SourcePosition:
     offset: int
 
 
+def replay_window(offsets: Mapping[str, int], topic: str) -> tuple[int, int]:
+    """Offsets of ``topic`` a row holding ``offsets`` has folded in, as ``(low, high)``.
+
+    Empty (``low > high``) when the row never saw ``topic``.
+    """
+    last = offsets.get(topic)
+    if last is None:
+        return 0, -1
+    return last - REPLAY_WINDOW, last
+
+
 def already_applied(offsets: Mapping[str, int], position: SourcePosition) -> bool:
     """Whether the message at ``position`` was folded in already (a replay after a crash)."""
-    last = offsets.get(position.topic)
-    return last is not None and 0 <= last - position.offset <= REPLAY_WINDOW
+    low, high = replay_window(offsets, position.topic)
+    return low <= position.offset <= high
 
 
 @dataclass(frozen=True)
@@ -157,7 +167,7 @@ def apply_observation(
     event = breaker_event(obs, error)
     if event is not None:
         breaker, moves = step(breaker, event, now, config.breaker, rng)
-    health = with_breaker(observe(health, obs, config.health), breaker.state)
+    health = observe_many(health, ((obs, breaker.state),), config.health)
     return CameraUpdate(breaker, health, moves)
 
 

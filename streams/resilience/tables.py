@@ -13,7 +13,7 @@ were already committed. :meth:`CameraTables.store_many` instead updates the loca
 awaits the changelog sends (to each handled message's partition), so the records are in the
 producer before the messages are acknowledged. A record that lands in a transaction committed
 with an older offset (or, with ``at_least_once``, any replay after a crash) is recognised by
-``source_offsets`` and skipped (:func:`~streams.resilience.camera.already_applied`).
+``source_offsets`` and skipped (:func:`~streams.resilience.camera.replay_window`).
 """
 
 from __future__ import annotations
@@ -30,12 +30,7 @@ from faust.stores.base import SerializedStore
 from faust.streams import _current_event, current_event
 
 from streams.resilience.breaker import BreakerState
-from streams.resilience.camera import (
-    REPLAY_WINDOW,
-    CameraUpdate,
-    SourcePosition,
-    already_applied,
-)
+from streams.resilience.camera import CameraUpdate, SourcePosition, replay_window
 from streams.resilience.health import HealthState
 from streams.resilience.serde import (
     breaker_from_dict,
@@ -112,25 +107,18 @@ class CameraRecord:
         """Whether the message at ``position`` is already in both rows (a replay)."""
         if position is None:
             return False
-        return already_applied(self.breaker_offsets, position) and already_applied(
-            self.health_offsets, position
-        )
+        low, high = self.replay_range(position.topic)
+        return low <= position.offset <= high
 
     def replay_range(self, topic: str) -> tuple[int, int]:
-        """Offsets of ``topic`` that :meth:`applied` calls replays, as ``(low, high)``.
+        """Offsets of ``topic`` both rows hold, as ``(low, high)`` (empty: ``low > high``).
 
         For a loop over many messages of one camera: ``low <= offset <= high`` is
-        ``applied(SourcePosition(topic, offset))`` without building a position per message.
-        An empty range (``low > high``) when either row has never seen ``topic``.
+        :meth:`applied` without building a position per message.
         """
-        last_breaker = self.breaker_offsets.get(topic)
-        last_health = self.health_offsets.get(topic)
-        if last_breaker is None or last_health is None:
-            return 0, -1
-        return (
-            max(last_breaker, last_health) - REPLAY_WINDOW,
-            min(last_breaker, last_health),
-        )
+        breaker_low, breaker_high = replay_window(self.breaker_offsets, topic)
+        health_low, health_high = replay_window(self.health_offsets, topic)
+        return max(breaker_low, health_low), min(breaker_high, health_high)
 
 
 def _offsets(data: Mapping[str, Any] | None) -> dict[str, int]:

@@ -17,7 +17,7 @@ from streams.resilience.breaker import (
     step,
     successes_while_closed,
 )
-from streams.resilience.camera import SourcePosition
+from streams.resilience.camera import SourcePosition, already_applied
 from streams.resilience.health import (
     EventKind,
     HealthConfig,
@@ -112,5 +112,10 @@ def test_replay_range_equals_applied(
         {} if breaker_last is None else {topic: breaker_last},
         {} if health_last is None else {topic: health_last},
     )
+    position = SourcePosition(topic, offset)
+    in_both_rows = already_applied(record.breaker_offsets, position) and already_applied(
+        record.health_offsets, position
+    )
     low, high = record.replay_range(topic)
-    assert (low <= offset <= high) == record.applied(SourcePosition(topic, offset))
+    assert (low <= offset <= high) == in_both_rows
+    assert record.applied(position) == in_both_rows
