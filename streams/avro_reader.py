@@ -5,13 +5,17 @@ and per-field dispatch through a file object. A reader generated for one schema 
 bytes in place with straight-line code: a ``CameraEvent`` in ~2 us. The events agent decodes
 every message it folds, so this is its largest single cost.
 
-    read = checked(compile_reader(schema_json))  # the writer schema, as parsed JSON
-    record, end = read(data, HEADER_SIZE)        # body starts after the single-object header
+    read = compile_reader(schema_json)          # the writer schema, as parsed JSON
+    try:
+        record, end = read(data, HEADER_SIZE)   # body starts after the single-object header
+    except READ_ERRORS:
+        ...                                     # malformed bytes
 
 Values are what fastavro returns with logical types left alone (``timestamp-millis`` is an
 int); the unit tests hold every schema in schemas/avro to that, on hypothesis-made records.
-Malformed input raises :class:`AvroReadError` (a length past the end, a negative length, an
-unknown union branch or enum symbol, bad UTF-8), never returns a partial record. Schema
+Malformed input raises one of :data:`READ_ERRORS` (our :class:`AvroReadError` for a length
+past the end, a negative length, an unknown union branch or enum symbol; what the bytes
+provoke otherwise: IndexError, struct.error, UnicodeDecodeError), never a partial record. Schema
 resolution (reading old versions as the current one) stays with fastavro.
 """
 
@@ -57,7 +61,6 @@ _RUNTIME: dict[str, Any] = {
     "_fail": _fail,
     "_f32": struct.Struct("<f").unpack_from,
     "_f64": struct.Struct("<d").unpack_from,
-    "_Err": AvroReadError,
 }
 
 
@@ -224,14 +227,13 @@ class _Compiler:
 
 
 READ_ERRORS = (AvroReadError, IndexError, struct.error, UnicodeDecodeError)
-"""What a compiled reader raises on malformed bytes (catch these, or use :func:`checked`)."""
+"""What a compiled reader raises on malformed bytes."""
 
 
 def compile_reader(schema: dict[str, Any]) -> Reader:
     """A reader of records of ``schema`` (JSON, as in an .avsc file).
 
-    For speed it raises whatever the bytes provoke (:data:`READ_ERRORS`); wrap it with
-    :func:`checked` for :class:`AvroReadError` only.
+    For speed it raises whatever the bytes provoke (:data:`READ_ERRORS`).
     """
     if schema.get("type") != "record":
         raise ValueError("compile_reader takes a record schema")
@@ -242,19 +244,3 @@ def compile_reader(schema: dict[str, Any]) -> Reader:
     exec(compile(source, f"<avro reader {schema.get('name')}>", "exec"), scope)  # noqa: S102
     reader: Reader = scope[entry]
     return reader
-
-
-def checked(reader: Reader) -> Reader:
-    """``reader`` raising :class:`AvroReadError` for every kind of malformed input."""
-
-    def read(data: bytes, position: int = 0) -> tuple[Any, int]:
-        try:
-            return reader(data, position)
-        except AvroReadError:
-            raise
-        except (IndexError, struct.error) as exc:
-            raise AvroReadError(f"body ends early ({exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise AvroReadError(f"string is not UTF-8 ({exc.reason})") from exc
-
-    return read

@@ -121,10 +121,10 @@ class SchemaVersion:
     every ``schemaless_reader`` / ``schemaless_writer`` call, which cost 5 of the 9 us of
     decoding a ``CameraEvent``."""
     raw: Mapping[str, Any]
-    plain: Any = None
+    plain: Any
     """``parsed`` without logical types: timestamps stay epoch-millisecond ints (no
     ``datetime`` built and taken apart again on the events hot path)."""
-    read_plain: Reader | None = None
+    read_plain: Reader
     """A reader compiled for this version (:mod:`streams.avro_reader`), same values as
     fastavro with ``plain``, in about half the time."""
 
@@ -229,7 +229,7 @@ class AvroCodec:
         if expected is not None and writer.name != expected:
             raise SchemaMismatchError(f"expected {expected}, got {writer.name}")
         reader = self.catalog.current(writer.name)
-        if not logical_types and reader is writer and writer.read_plain is not None:
+        if not logical_types and reader is writer:
             return writer.name, self._read_compiled(writer, data)
         body = io.BytesIO(data[HEADER_SIZE:])
         writer_schema = writer.parsed if logical_types else writer.plain
@@ -251,7 +251,6 @@ class AvroCodec:
 
     @staticmethod
     def _read_compiled(version: SchemaVersion, data: bytes) -> dict[str, Any]:
-        assert version.read_plain is not None
         try:
             record, end = version.read_plain(data, HEADER_SIZE)
         except READ_ERRORS as exc:
@@ -273,8 +272,6 @@ class AvroCodec:
         version = self.catalog.current(name)
         header = MAGIC + version.fingerprint
         read = version.read_plain
-        if read is None:
-            return partial(self.decode_as, name, logical_types=False)
         fallback = partial(self.decode_as, name, logical_types=False)
 
         def decode(data: bytes) -> dict[str, Any]:
