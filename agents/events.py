@@ -132,6 +132,7 @@ async def handle_camera_events(
             )
             continue
         breaker = entry.breaker
+        # closed_success_run_ok(breaker, breaker_config), inlined: this runs per event
         if obs.kind in SUCCESSES and no_slow_calls and breaker.state is CLOSED:
             entry.successes += 1  # cannot move the breaker: folded later, all at once
         else:

@@ -196,6 +196,7 @@ class AvroCodec:
 
     def __init__(self, catalog: SchemaCatalog | None = None) -> None:
         self.catalog = catalog or SchemaCatalog.from_dir()
+        self._plain_decoders: dict[str, Callable[[bytes], dict[str, Any]]] = {}
 
     def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
         """Encode ``record`` with the current version of schema ``name``."""
@@ -267,8 +268,12 @@ class AvroCodec:
 
         A message written with the current schema is read by its compiled reader straight
         away; anything else (older versions, other types, bad bytes) takes :meth:`decode_as`,
-        which resolves or raises the same typed errors. For per-message hot paths.
+        which resolves or raises the same typed errors. For per-message hot paths; made once
+        per name.
         """
+        made = self._plain_decoders.get(name)
+        if made is not None:
+            return made
         version = self.catalog.current(name)
         header = MAGIC + version.fingerprint
         read = version.read_plain
@@ -285,6 +290,7 @@ class AvroCodec:
                     return result
             return fallback(data)
 
+        self._plain_decoders[name] = decode
         return decode
 
     def decode_as(self, name: str, data: bytes, logical_types: bool = True) -> dict[str, Any]:
