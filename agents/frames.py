@@ -31,8 +31,13 @@ from pydantic import BaseModel, ValidationError
 from agents import breakers
 from streams import gctune
 from streams.anonymize.blur import BlurConfig
-from streams.anonymize.exceptions import AnonymizeError, PrivacyConfigError
+from streams.anonymize.exceptions import (
+    AnonymizeError,
+    AnonymizeFailedError,
+    PrivacyConfigError,
+)
 from streams.anonymize.middleware import AnonymizationMiddleware, config_from_settings
+from streams.anonymize.pipeline import EncodedOutcome
 from streams.anonymize.records import anonymized_record, is_published, job_from_frame
 from streams.anonymize.runtime import apply_service_optimizations
 from streams.anonymize.stats import AnonymizerStats, LagMeter
@@ -114,44 +119,64 @@ class FramesProcessor:
             results = await self.middleware.process_encoded(
                 [job_from_frame(frame, config) for _, frame, config, _ in accepted]
             )
-        except AnonymizeError as exc:  # models missing, no provider: nothing can be anonymized
+        except Exception as exc:  # models missing, no provider, or a fault: withhold them all
+            error = exc if isinstance(exc, AnonymizeError) else AnonymizeFailedError(repr(exc))
             log.error("anonymizer unavailable (%s): dead-lettering %d frames", exc, len(accepted))
+            self.cg.count("frames.withheld", len(accepted))
             for event, *_ in accepted:
-                await send_dead_letter(self.cg, event.message, exc, CONSUMER)
+                await send_dead_letter(self.cg, event.message, error, CONSUMER)
             return
         detector = self.middleware.stats()["detector"] or "unknown"
         for (event, frame, _, version), result in zip(accepted, results, strict=True):
-            error = result.outcome.error
-            await self.record_outcome(
-                frame["camera_id"],
-                error is None,
-                result.latency_ms,
-                None if error is None else error.reason,
-                event,
-            )
-            if not is_published(result):
-                assert result.outcome.error is not None
-                await send_dead_letter(self.cg, event.message, result.outcome.error, CONSUMER)
-                continue
-            record = anonymized_record(frame, result, detector, version)
-            await self.cg.topics.anonymized.send(
-                key=frame["camera_id"].encode("utf-8"),
-                value=self.cg.codec.encode("AnonymizedFrame", record),
-            )
-            self.cg.count("frames.anonymized")
-            self.cg.count("frames.fail_closed", int(result.outcome.fail_closed))
-            self.cg.count("frames.faces", result.outcome.faces)
-            self.cg.count("frames.plates", result.outcome.plates)
+            await self._publish(event, frame, version, result, detector)
         self.cg.gauge("frames.batch_size", float(len(accepted)))
         self.cg.gauge("frames.batch_latency_ms", results[0].latency_ms)
+
+    async def _publish(
+        self,
+        event: EventT[Any],
+        frame: dict[str, Any],
+        version: int | None,
+        result: EncodedOutcome,
+        detector: str,
+    ) -> None:
+        """Record the outcome on the camera's breaker, then publish the frame or dead-letter it."""
+        outcome = result.outcome
+        error = outcome.error
+        await self.record_outcome(
+            frame["camera_id"],
+            error is None,
+            result.latency_ms,
+            None if error is None else error.reason,
+            event,
+        )
+        self.cg.count("frames.fail_closed", int(outcome.fail_closed))
+        value: bytes | None = None
+        if is_published(result):
+            try:
+                value = self.cg.codec.encode(
+                    "AnonymizedFrame", anonymized_record(frame, result, detector, version)
+                )
+            except Exception as exc:  # never publish what we cannot describe
+                error = AnonymizeFailedError(f"AnonymizedFrame: {exc}")
+        if value is None:
+            self.cg.count("frames.withheld")
+            reason = error or AnonymizeFailedError("no anonymized image")
+            await send_dead_letter(self.cg, event.message, reason, CONSUMER)
+            return
+        await self.cg.topics.anonymized.send(key=frame["camera_id"].encode("utf-8"), value=value)
+        self.cg.count("frames.anonymized")
+        self.cg.count("frames.faces", outcome.faces)
+        self.cg.count("frames.plates", outcome.plates)
 
     def _privacy(self, org_id: str | None, camera_id: str) -> tuple[BlurConfig, int | None]:
         try:
             return self.privacy(org_id, camera_id)
-        except CamguardError as exc:
+        except Exception as exc:
             # No policy answer: blur everything the detectors know, and fail closed.
             log.warning("privacy lookup for %s failed (%s): blurring all kinds", camera_id, exc)
-            self.cg.count(f"frames.privacy_lookup_failed.{exc.reason}")
+            reason = exc.reason if isinstance(exc, CamguardError) else type(exc).__name__
+            self.cg.count(f"frames.privacy_lookup_failed.{reason}")
             return BlurConfig(), None
 
     def stats(self) -> AnonymizerStats:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -111,7 +111,23 @@ class Settings(BaseSettings):
     # --- anonymization -------------------------------------------------------------------
     models_dir: Path = Field(default_factory=lambda: default_cache_dir() / "models")
     providers: str = Field(default="auto", description="auto, or a comma list: tensorrt,cuda,cpu")
-    detection_max_side: int = Field(default=640, ge=32)
+    detection_max_side: int = Field(
+        default=640,
+        ge=0,
+        description="longest side of the whole-frame detection pass; 0 = full resolution",
+    )
+    face_tiles: bool = Field(
+        default=True,
+        description="faces: also detect on overlapping native-resolution tiles (far faces)",
+    )
+    plate_tiles: bool = Field(
+        default=False, description="plates: also detect on overlapping tiles (far plates)"
+    )
+    tile_side: int = Field(
+        default=1280, ge=0, description="longest tile side in model pixels; 0 = one whole tile"
+    )
+    tile_scale: float = Field(default=1.0, gt=0, le=1, description="tile resolution / source")
+    tile_overlap: int = Field(default=96, ge=0, description="source pixels shared by tiles")
     face_precision: Literal["auto", "fp32", "int8"] = Field(
         default="auto", description="CenterFace weights: auto = int8 on CPU, fp32 on a GPU"
     )
@@ -143,6 +159,13 @@ class Settings(BaseSettings):
     spool_memory_items: int = Field(default=1000, ge=1, description="items held in memory")
     spool_max_disk_bytes: int = Field(default=2 * 1024**3, ge=1)
     spool_ttl_s: float = Field(default=300.0, gt=0, description="frames older are dropped")
+
+    @field_validator("detection_max_side", "tile_side")
+    @classmethod
+    def _zero_or_stride(cls, value: int) -> int:
+        if 0 < value < 32:
+            raise ValueError("must be 0 (full resolution) or at least 32")
+        return value
 
     @property
     def bootstrap_servers(self) -> str:

@@ -9,23 +9,28 @@ canvas and each group runs as one or more batches of at most ``max_batch``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 from numpy.typing import NDArray
 
 from streams.anonymize import centerface, plates
 from streams.anonymize.exceptions import DetectionError
 from streams.anonymize.geometry import (
+    STRIDE,
     Detection,
     FloatArray,
     Image,
     Kind,
     Letterbox,
+    nms,
     plan_letterbox,
-    to_frame,
 )
+
+CONTAINED = 0.7  # a box this much inside a better one is the same region cut by a tile edge
 
 
 class Detector(Protocol):
@@ -66,6 +71,7 @@ class ModelCodec:
     preprocess: Callable[[Sequence[Image], Sequence[Letterbox]], NDArray[Any]]
     decode: Callable[[Sequence[FloatArray], Sequence[Letterbox], float], list[FloatArray]]
     default_threshold: float
+    merge_iou: float = 0.3  # NMS across the views (whole frame, tiles) of one frame
 
 
 CENTERFACE = ModelCodec(
@@ -76,6 +82,7 @@ CENTERFACE = ModelCodec(
     preprocess=centerface.preprocess,
     decode=centerface.decode,
     default_threshold=0.4,
+    merge_iou=centerface.NMS_IOU,
 )
 
 CLP_DET = ModelCodec(
@@ -86,11 +93,12 @@ CLP_DET = ModelCodec(
     preprocess=plates.preprocess,
     decode=plates.decode,
     default_threshold=0.5,
+    merge_iou=plates.NMS_IOU,
 )
 
 
 def group_by_canvas(plans: Sequence[Letterbox], max_batch: int) -> list[list[int]]:
-    """Indices of frames that share a canvas, in chunks of at most ``max_batch``."""
+    """Indices of views that share a canvas, in chunks of at most ``max_batch``."""
     groups: dict[tuple[int, int], list[int]] = {}
     for index, plan in enumerate(plans):
         groups.setdefault(plan.canvas, []).append(index)
@@ -101,15 +109,144 @@ def group_by_canvas(plans: Sequence[Letterbox], max_batch: int) -> list[list[int
     ]
 
 
+@dataclass(frozen=True)
+class Tiling:
+    """Multi-scale detection: besides the whole frame at ``max_side``, overlapping tiles of the
+    frame at a higher resolution, so small, far regions reach the size the model needs.
+
+    ``side``: the longest side of a tile in model pixels (0: one tile, the whole frame);
+    ``scale``: tile resolution relative to the source frame (1.0 = native pixels);
+    ``overlap``: source pixels shared by neighbouring tiles; every region up to this size lies
+    wholly inside one tile (larger ones are the whole-frame pass's);
+    ``min_gain``: tiles run only where they see the frame at least this many times larger than
+    the whole-frame pass does (a 640 px frame at max_side 640 gets none);
+    ``base_reliable_px``: the size at detection resolution from which the whole-frame pass finds
+    regions reliably; the overlap grows to cover what it misses (a 4K frame at max_side 640 sees
+    faces at 1/6: tiles then share at least 6 x 40 px, so no face it misses is cut in two).
+
+    Measured on 720p and 1080p composites (CenterFace int8): at native resolution faces from
+    22 px up are found, at 0.85x from 26 px, at 0.75x from 32 px; the whole frame at 640 finds
+    48 px faces on 720p and 96 px on 1080p. Hence native tiles by default.
+    """
+
+    side: int = 1280
+    scale: float = 1.0
+    overlap: int = 96
+    min_gain: float = 1.5
+    base_reliable_px: int = 40
+
+    def describe(self) -> str:
+        side = "full" if self.side <= 0 else str(self.side)
+        return f"tiles {side}@{self.scale:g}x, overlap {self.overlap}"
+
+
+@dataclass(frozen=True)
+class View:
+    """One crop of one frame fed to the model: ``frame[y : y + h, x : x + w]`` on ``plan``."""
+
+    frame: int
+    x: int
+    y: int
+    h: int
+    w: int
+    plan: Letterbox
+
+
+def _ceil_to(value: float, step: int) -> int:
+    return int(math.ceil(value / step) * step)
+
+
+def tile_spans(length: int, crop: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, size) of the fewest evenly spread crops of at most ``crop`` pixels covering
+    ``length``, neighbours sharing at least ``overlap``; sizes are multiples of the stride where
+    that fits (``crop`` must exceed ``overlap``)."""
+    if length <= crop:
+        return [(0, length)]
+    count = math.ceil((length - overlap) / (crop - overlap))
+    size = min(crop, _ceil_to((length + (count - 1) * overlap) / count, STRIDE))
+    last = length - size
+    return [(round(i * last / (count - 1)), size) for i in range(count)]
+
+
+def plan_views(
+    index: int, height: int, width: int, max_side: int, tiling: Tiling | None
+) -> list[View]:
+    """The whole frame at ``max_side`` plus, with ``tiling``, its tiles (see :class:`Tiling`)."""
+    base = View(index, 0, 0, height, width, plan_letterbox(height, width, max_side))
+    views = [base]
+    if tiling is None:
+        return views
+    base_scale = min(base.plan.scale_x, base.plan.scale_y)
+    if tiling.scale < tiling.min_gain * base_scale:
+        return views
+    overlap = max(0, tiling.overlap, math.ceil(tiling.base_reliable_px / base_scale))
+    crop = max(height, width) if tiling.side <= 0 else int(tiling.side / tiling.scale)
+    crop = max(crop, overlap + STRIDE)
+    for y, h in tile_spans(height, crop, overlap):
+        for x, w in tile_spans(width, crop, overlap):
+            # scale 1: native pixels (max_side 0); below 1 the tile's longer side is scaled
+            side = 0 if tiling.scale >= 1.0 else max(1, round(max(h, w) * tiling.scale))
+            views.append(View(index, x, y, h, w, plan_letterbox(h, w, side)))
+    return views
+
+
+def merge_detections(parts: Sequence[FloatArray], iou: float) -> FloatArray:
+    """Frame-pixel boxes ``[N, 5]`` of several views of one frame, as one set: NMS across views,
+    then a box lying mostly (>= 70 %) inside a better-scoring kept box is dropped (a tile cuts a
+    region its neighbour sees whole). Union blurring would be safe; this keeps counts honest."""
+    dets = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    if len(dets) < 2:
+        return dets
+    dets = dets[nms(dets[:, :4], dets[:, 4], iou)]  # best score first
+    keep: list[int] = []
+    areas = np.maximum(dets[:, 2] - dets[:, 0], 0) * np.maximum(dets[:, 3] - dets[:, 1], 0)
+    for i in range(len(dets)):
+        inside = False
+        for j in keep:
+            w = min(dets[i, 2], dets[j, 2]) - max(dets[i, 0], dets[j, 0])
+            h = min(dets[i, 3], dets[j, 3]) - max(dets[i, 1], dets[j, 1])
+            if w > 0 and h > 0 and w * h >= CONTAINED * areas[i]:
+                inside = True
+                break
+        if not inside:
+            keep.append(i)
+    return dets[keep]
+
+
+def as_detections(kind: Kind, dets: FloatArray) -> list[Detection]:
+    """Frame-pixel boxes ``[N, 5]`` as detections (empty boxes dropped)."""
+    return [
+        Detection(kind, x1, y1, x2, y2, score)
+        for x1, y1, x2, y2, score in dets.tolist()
+        if x2 > x1 and y2 > y1
+    ]
+
+
+def _to_frame_pixels(dets: FloatArray, view: View) -> FloatArray:
+    """Canvas boxes of ``view`` to pixels of its frame (clipped to the crop)."""
+    out = dets.copy()
+    plan = view.plan
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]] / plan.scale_x, 0.0, float(view.w)) + view.x
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]] / plan.scale_y, 0.0, float(view.h)) + view.y
+    return out
+
+
 @dataclass
 class OnnxDetector:
-    """A :class:`Detector` running one ONNX model through an inference session."""
+    """A :class:`Detector` running one ONNX model through an inference session.
+
+    Every error while preparing the batch, running the session (onnxruntime raises its own
+    ``Fail``, ``InvalidArgument``, ``RuntimeException``, ``EPFail`` ..., which derive from
+    ``Exception``) or decoding the outputs becomes a :class:`DetectionError`: the caller fails the
+    frames closed.
+    """
 
     session: InferenceSession
     codec: ModelCodec
     max_side: int = 640
     threshold: float | None = None
     max_batch: int = 8
+    tiling: Tiling | None = None
 
     @property
     def kind(self) -> Kind:
@@ -119,27 +256,38 @@ class OnnxDetector:
     def name(self) -> str:
         return self.codec.name
 
+    def views(self, index: int, height: int, width: int) -> list[View]:
+        return plan_views(index, height, width, self.max_side, self.tiling)
+
     def detect(
         self, images: Sequence[Image], threshold: float | None = None
     ) -> list[list[Detection]]:
         if threshold is None:
             threshold = self.codec.default_threshold if self.threshold is None else self.threshold
-        plans = [plan_letterbox(im.shape[0], im.shape[1], self.max_side) for im in images]
-        results: list[list[Detection]] = [[] for _ in images]
-        for chunk in group_by_canvas(plans, max(1, self.max_batch)):
-            chunk_plans = [plans[i] for i in chunk]
-            blob = self.codec.preprocess([images[i] for i in chunk], chunk_plans)
-            try:
-                outputs = self.session.run(
-                    list(self.codec.output_names), {self.codec.input_name: blob}
-                )
-                decoded = self.codec.decode(outputs, chunk_plans, threshold)
-            except (RuntimeError, ValueError, IndexError) as exc:
-                # onnxruntime raises its own RuntimeError subclasses (Fail, InvalidArgument ...)
-                raise DetectionError(f"{self.codec.name}: {exc}") from exc
-            for index, dets in zip(chunk, decoded, strict=True):
-                results[index] = to_frame(self.codec.kind, dets, plans[index])
-        return results
+        try:
+            return self._detect(images, threshold)
+        except DetectionError:
+            raise
+        except Exception as exc:  # any failure fails the frames closed
+            raise DetectionError(f"{self.codec.name}: {type(exc).__name__}: {exc}") from exc
+
+    def _detect(self, images: Sequence[Image], threshold: float) -> list[list[Detection]]:
+        views = [v for i, im in enumerate(images) for v in self.views(i, *im.shape[:2])]
+        parts: list[list[FloatArray]] = [[] for _ in images]
+        for chunk in group_by_canvas([v.plan for v in views], max(1, self.max_batch)):
+            chunk_views = [views[i] for i in chunk]
+            crops = [images[v.frame][v.y : v.y + v.h, v.x : v.x + v.w] for v in chunk_views]
+            plans = [v.plan for v in chunk_views]
+            blob = self.codec.preprocess(crops, plans)
+            outputs = self.session.run(list(self.codec.output_names), {self.codec.input_name: blob})
+            decoded = self.codec.decode(outputs, plans, threshold)
+            if len(decoded) != len(chunk_views):
+                raise DetectionError(f"{self.codec.name}: {len(decoded)} results for {len(plans)}")
+            for view, dets in zip(chunk_views, decoded, strict=True):
+                parts[view.frame].append(_to_frame_pixels(dets, view))
+        return [
+            as_detections(self.codec.kind, merge_detections(p, self.codec.merge_iou)) for p in parts
+        ]
 
 
 @dataclass

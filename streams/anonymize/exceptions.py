@@ -15,6 +15,9 @@ Tree (every class derives from :class:`streams.exceptions.CamguardError`)::
     │   ├── SizeMismatchError
     │   └── DecompressionBombError
     ├── DetectionError              inference failed on a valid image (fail closed)
+    ├── BlurError                   blurring failed (fail closed)
+    ├── EncodeError                 encoding the anonymized frame failed (withheld)
+    ├── AnonymizeFailedError        anything unexpected on the privacy path (fail closed)
     ├── PrivacyConfigError          a privacy policy that is no valid blur configuration
     └── ClipError                   a video could not be read or written
 
@@ -122,6 +125,26 @@ class DetectionError(AnonymizeError):
 
     reason = "detection_failed"
     retriable = True
+
+
+class BlurError(AnonymizeError):
+    """Blurring a frame's regions failed. The frame fails closed (whole-frame blur or drop);
+    if even the whole-frame blur fails it is withheld and dead-lettered."""
+
+    reason = "blur_failed"
+
+
+class EncodeError(AnonymizeError):
+    """Encoding the anonymized frame failed. It is withheld and dead-lettered."""
+
+    reason = "encode_failed"
+
+
+class AnonymizeFailedError(AnonymizeError):
+    """An unexpected error while anonymizing a batch (a bug or a library fault). Every frame of
+    the batch fails closed; none is published as it came in."""
+
+    reason = "anonymize_failed"
 
 
 class PrivacyConfigError(AnonymizeError):

@@ -4,17 +4,25 @@ Runs inside the worker pool (never on the event loop). A batch may mix cameras a
 configurations: each detector runs once over the frames that want it, at the lowest threshold
 asked for, and each frame keeps only the boxes above its own threshold.
 
-Failure handling, per frame:
+Failure handling, per frame (nothing here raises: every error has an outcome):
 
 - bad bytes (:class:`ImageError`): the outcome carries the error; the caller dead-letters it.
-- detection failed (:class:`DetectionError`): a batch that fails is retried frame by frame so one
-  bad frame cannot take its neighbours down; a frame that still fails is, with ``fail_closed``,
-  blurred whole (or dropped, ``fail_closed_action="drop"``) and flagged; without
-  ``fail_closed`` its outcome carries the error and it is dead-lettered, never published as is.
+- detection failed (any exception from a detector becomes :class:`DetectionError`): a batch that
+  fails is retried frame by frame so one bad frame cannot take its neighbours down; a frame that
+  still fails is, with ``fail_closed``, blurred whole (or dropped, ``fail_closed_action="drop"``)
+  and flagged; without ``fail_closed`` its outcome carries the error and it is dead-lettered,
+  never published as is.
+- blurring failed (:class:`BlurError`): fail closed as above; if even the whole-frame blur
+  fails, the frame is withheld. Encoding failed (:class:`EncodeError`): withheld.
+- anything else (:class:`AnonymizeFailedError`): every frame of the batch fails closed.
+
+Published means ``outcome.image`` is set: a frame without an image (dropped, withheld, refused)
+is dead-lettered with its error's reason, and ``fail_closed`` says whether the rule dropped it.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +30,17 @@ from dataclasses import dataclass, field
 from streams.anonymize import images as codec
 from streams.anonymize.blur import BlurConfig, anonymize_regions, anonymize_whole
 from streams.anonymize.detector import Detector
-from streams.anonymize.exceptions import AnonymizeError, DetectionError, ImageError
+from streams.anonymize.exceptions import (
+    AnonymizeError,
+    AnonymizeFailedError,
+    BlurError,
+    DetectionError,
+    EncodeError,
+    ImageError,
+)
 from streams.anonymize.geometry import Detection, Image, Kind
+
+log = logging.getLogger(__name__)
 
 KINDS: tuple[Kind, ...] = ("FACE", "PLATE")
 
@@ -94,9 +111,16 @@ class Anonymizer:
         threshold = min(c.threshold(kind) for c in configs)
         try:
             found: list[list[Detection] | DetectionError] = list(detector.detect(frames, threshold))
-        except DetectionError as exc:
+            if len(found) != len(frames):
+                raise DetectionError(f"{detector.name}: {len(found)} results for {len(frames)}")
+        except Exception as exc:  # a detector that raises anything fails its frames closed
+            error = (
+                exc
+                if isinstance(exc, DetectionError)
+                else DetectionError(f"{detector.name}: {type(exc).__name__}: {exc}")
+            )
             if len(frames) == 1:
-                return [exc]
+                return [error]
             self._count("batch_retried")
             return [
                 self._detect_kind(kind, [f], [c])[0] for f, c in zip(frames, configs, strict=True)
@@ -113,8 +137,19 @@ class Anonymizer:
         """Anonymize decoded frames (any of 1, 3, 4 channels).
 
         The inputs are not modified unless ``in_place`` (for frames the caller owns, e.g. just
-        decoded: saves a full-frame copy each).
+        decoded: saves a full-frame copy each). Never raises: an unexpected error fails every
+        frame of the batch closed.
         """
+        try:
+            return self._anonymize(frames, configs, in_place)
+        except Exception as exc:  # a bug or a library fault: no frame leaves as it came in
+            log.exception("anonymizing a batch of %d frames failed", len(frames))
+            error = AnonymizeFailedError(f"{type(exc).__name__}: {exc}")
+            return [self._fail_closed(f, c, error) for f, c in zip(frames, configs, strict=True)]
+
+    def _anonymize(
+        self, frames: Sequence[Image], configs: Sequence[BlurConfig], in_place: bool
+    ) -> list[FrameOutcome]:
         usable: dict[int, Image] = {}
         refused: dict[int, ImageError] = {}
         for i, frame in enumerate(frames):
@@ -141,6 +176,21 @@ class Anonymizer:
             for i in range(len(frames))
         ]
 
+    def _fail_closed(self, frame: Image, config: BlurConfig, error: AnonymizeError) -> FrameOutcome:
+        """The frame as the policy's fail-closed rule wants it: blurred whole (``blur``), or no
+        image (``drop``, or ``fail_closed`` off: the caller dead-letters it). Never the input."""
+        self._count(f"error.{error.reason}")
+        if not config.fail_closed:
+            return FrameOutcome(None, error=error)
+        self._count("fail_closed")
+        if config.fail_closed_action == "drop":
+            return FrameOutcome(None, fail_closed=True, error=error)
+        try:
+            return FrameOutcome(anonymize_whole(frame, config), fail_closed=True, error=error)
+        except Exception as exc:  # cannot even blur it: withheld
+            self._count("error.blur_failed")
+            return FrameOutcome(None, fail_closed=True, error=BlurError(f"{error}; then {exc}"))
+
     def _finish(
         self,
         frame: Image,
@@ -154,19 +204,46 @@ class Anonymizer:
             self._count(f"error.{refused.reason}")
             return FrameOutcome(None, error=refused)
         if failure is not None:
-            self._count(f"error.{failure.reason}")
-            if not config.fail_closed:
-                return FrameOutcome(None, error=failure)
-            self._count("fail_closed")
-            if config.fail_closed_action == "drop":
-                return FrameOutcome(None, fail_closed=True, error=failure)
-            return FrameOutcome(anonymize_whole(frame, config), fail_closed=True, error=failure)
+            return self._fail_closed(frame, config, failure)
+        try:
+            image = anonymize_regions(frame, found, config, in_place)
+        except Exception as exc:
+            # in_place may have blurred some regions already: the whole-frame blur covers all
+            return self._fail_closed(frame, config, BlurError(f"{type(exc).__name__}: {exc}"))
         self._count("frames")
-        return FrameOutcome(anonymize_regions(frame, found, config, in_place), tuple(found))
+        return FrameOutcome(image, tuple(found))
 
     def anonymize_encoded(self, jobs: Sequence[EncodedJob]) -> list[EncodedOutcome]:
-        """Decode (header checks first), anonymize as one batch, and encode each frame."""
+        """Decode (header checks first), anonymize as one batch, and encode each frame.
+
+        Never raises: a frame that cannot be decoded carries its :class:`ImageError`; any other
+        failure fails the frame closed (:meth:`_fail_closed`); a frame that cannot be encoded
+        is withheld (no data, :class:`EncodeError`).
+        """
         start = self.clock()
+        try:
+            outcomes, sizes = self._decode_and_anonymize(jobs)
+        except Exception as exc:  # a bug or a library fault: nothing is published as it came
+            log.exception("anonymizing a batch of %d encoded frames failed", len(jobs))
+            error = AnonymizeFailedError(f"{type(exc).__name__}: {exc}")
+            self._count(f"error.{error.reason}", len(jobs))
+            outcomes = {
+                i: FrameOutcome(None, fail_closed=True, error=error) for i in range(len(jobs))
+            }
+            sizes = {
+                i: (*(job.declared_size or (0, 0)), job.encoding or "JPEG")
+                for i, job in enumerate(jobs)
+            }
+        encoded = [self._encode(outcomes[i], sizes[i][2], jobs[i].config) for i in range(len(jobs))]
+        latency = (self.clock() - start) * 1000.0
+        return [
+            EncodedOutcome(data, sizes[i][2], sizes[i][0], sizes[i][1], outcome, latency)
+            for i, (data, outcome) in enumerate(encoded)
+        ]
+
+    def _decode_and_anonymize(
+        self, jobs: Sequence[EncodedJob]
+    ) -> tuple[dict[int, FrameOutcome], dict[int, tuple[int, int, codec.Encoding]]]:
         decoded: list[Image] = []
         index: list[int] = []
         outcomes: dict[int, FrameOutcome] = {}
@@ -187,14 +264,18 @@ class Anonymizer:
             sizes[i] = (header.width, header.height, header.encoding)
         done = self.anonymize(decoded, [jobs[i].config for i in index], in_place=True)
         outcomes.update(zip(index, done, strict=True))
-        encoded: list[bytes] = []
-        for i in range(len(jobs)):
-            result = outcomes[i].image
-            encoded.append(
-                b"" if result is None else codec.encode(result, sizes[i][2], self.jpeg_quality)
+        return outcomes, sizes
+
+    def _encode(
+        self, outcome: FrameOutcome, encoding: codec.Encoding, config: BlurConfig
+    ) -> tuple[bytes, FrameOutcome]:
+        if outcome.image is None:
+            return b"", outcome
+        try:
+            return codec.encode(outcome.image, encoding, self.jpeg_quality), outcome
+        except Exception as exc:  # withheld: the frame is dead-lettered, never sent unblurred
+            error = EncodeError(f"{type(exc).__name__}: {exc}")
+            self._count(f"error.{error.reason}")
+            return b"", FrameOutcome(
+                None, outcome.detections, fail_closed=config.fail_closed, error=error
             )
-        latency = (self.clock() - start) * 1000.0
-        return [
-            EncodedOutcome(encoded[i], sizes[i][2], sizes[i][0], sizes[i][1], outcomes[i], latency)
-            for i in range(len(jobs))
-        ]

@@ -31,8 +31,10 @@ def job_from_frame(frame: Mapping[str, Any], config: BlurConfig) -> EncodedJob:
 
 
 def is_published(result: EncodedOutcome) -> bool:
-    """True when the frame goes to camera.frames.anonymized (anonymized or failed closed)."""
-    return result.outcome.image is not None or result.outcome.fail_closed
+    """True when the frame goes to camera.frames.anonymized: it has an anonymized image (regions
+    blurred, or blurred whole when it failed closed). Dropped (``fail_closed_action="drop"``),
+    withheld and refused frames are dead-lettered instead."""
+    return result.outcome.image is not None and bool(result.data)
 
 
 def anonymized_record(
@@ -41,7 +43,7 @@ def anonymized_record(
     detector: str,
     policy_version: int | None,
 ) -> dict[str, Any]:
-    """The ``AnonymizedFrame`` for a published result; ``data`` is empty when dropped."""
+    """The ``AnonymizedFrame`` for a published result."""
     record = {name: frame.get(name) for name in FRAME_FIELDS}
     record.update(
         data=result.data,

@@ -20,7 +20,7 @@ import numpy as np
 import onnxruntime as ort
 
 from streams.anonymize import detector as codecs
-from streams.anonymize.detector import ModelCodec, OnnxDetector
+from streams.anonymize.detector import ModelCodec, OnnxDetector, Tiling
 from streams.anonymize.exceptions import ProviderError
 from streams.anonymize.models import CENTERFACE, CLP_DET, ModelSpec, Precision, resolve_model
 from streams.anonymize.providers import (
@@ -75,7 +75,7 @@ class ONNXOptimizer:
             shapes=InputShapes(
                 codec.input_name,
                 self.settings.batch_max_frames,
-                self.settings.detection_max_side,
+                largest_input_side(self.settings, codec.kind),
                 channels_last=spec.bgr_uint8_input,
             ),
         )
@@ -139,12 +139,30 @@ class ONNXOptimizer:
                 return ort.InferenceSession(
                     str(path), sess_options=self.session_options(model), providers=providers
                 )
-            except (RuntimeError, ValueError) as exc:
+            except Exception as exc:  # onnxruntime's Fail, EPFail ... derive from Exception
                 log.warning(
                     "%s: provider %s failed (%s), falling back", model, providers[0][0], exc
                 )
                 providers = providers[1:]
         raise ProviderError(f"{model}: no execution provider could start a session")
+
+
+FULL_RESOLUTION_SIDE = 3840  # the largest side planned for when detection_max_side is 0
+
+
+def tiling_for(settings: Settings, kind: str) -> Tiling | None:
+    """The tiles ``kind``'s detector adds to the whole-frame pass, per the settings."""
+    if not (settings.face_tiles if kind == "FACE" else settings.plate_tiles):
+        return None
+    return Tiling(side=settings.tile_side, scale=settings.tile_scale, overlap=settings.tile_overlap)
+
+
+def largest_input_side(settings: Settings, kind: str) -> int:
+    """The longest canvas side ``kind``'s detector may be given (TensorRT's profile)."""
+    base = settings.detection_max_side or FULL_RESOLUTION_SIDE
+    if tiling_for(settings, kind) is None:
+        return base
+    return max(base, settings.tile_side or FULL_RESOLUTION_SIDE)
 
 
 _optimizers: dict[str, ONNXOptimizer] = {}
@@ -243,6 +261,7 @@ def load_detectors(
             if codec.kind == "FACE"
             else settings.plate_score_threshold,
             max_batch=optimizer.get_device_config(model)["batch_size"],
+            tiling=tiling_for(settings, codec.kind),
         )
     loaded = DetectorSet(
         face=made["centerface"],

@@ -69,15 +69,15 @@ def test_declared_size_from_the_frame_is_checked() -> None:
     assert result.outcome.error.reason == "size_mismatch"
 
 
-def test_a_dropped_fail_closed_frame_is_published_empty_and_flagged() -> None:
+def test_a_dropped_fail_closed_frame_is_not_published_but_flagged_for_the_dead_letter() -> None:
     frame = _frame_record(_jpeg())
     config = BlurConfig(fail_closed_action="drop")
     (result,) = _core(DetectionError("x")).anonymize_encoded([job_from_frame(frame, config)])
-    record = anonymized_record(frame, result, "d", None)
-    assert is_published(result)
-    assert record["data"] == b""
-    assert record["fail_closed"] is True
-    CODEC.encode("AnonymizedFrame", record)
+    assert not is_published(result)
+    assert result.data == b""
+    assert result.outcome.fail_closed is True
+    assert result.outcome.error is not None
+    assert result.outcome.error.reason == "detection_failed"
 
 
 def test_lag_meter_reports_only_time_beyond_the_interval() -> None:
