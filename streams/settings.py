@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     )
     tile_scale: float = Field(default=1.0, gt=0, le=1, description="tile resolution / source")
     tile_overlap: int = Field(default=96, ge=0, description="source pixels shared by tiles")
+    hold_frames: int = Field(
+        default=2,
+        ge=0,
+        description="a box found in a camera's frame t is also blurred in t-k..t+k (clips) and "
+        "t+1..t+k plus the same batch (streams): detector jitter does not unblur a face",
+    )
     face_precision: Literal["auto", "fp32", "int8"] = Field(
         default="auto", description="CenterFace weights: auto = int8 on CPU, fp32 on a GPU"
     )

@@ -26,6 +26,7 @@ from streams.anonymize.blur import BlurConfig
 from streams.anonymize.clip import ClipSummary, anonymize_clip
 from streams.anonymize.exceptions import CorruptImageError
 from streams.anonymize.geometry import Image
+from streams.anonymize.hold import BoxHold
 from streams.anonymize.images import Encoding
 from streams.anonymize.pipeline import Anonymizer, EncodedJob, EncodedOutcome, FrameOutcome
 from streams.anonymize.runtime import DetectorSet, load_detectors
@@ -100,6 +101,11 @@ class AnonymizationMiddleware:
                     self._anonymizer = Anonymizer(
                         {"FACE": loaded.face, "PLATE": loaded.plate},
                         max_pixels=self.settings.max_image_pixels,
+                        versions={
+                            loaded.face.name: loaded.versions.get(loaded.face.name, ""),
+                            loaded.plate.name: loaded.versions.get(loaded.plate.name, ""),
+                        },
+                        hold=BoxHold(self.settings.hold_frames),
                     )
         return self._anonymizer
 
@@ -172,6 +178,7 @@ class AnonymizationMiddleware:
             core,
             config or self.default_config,
             self.settings.batch_max_frames,
+            self.settings.hold_frames,
         )
 
     def stats(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from streams.anonymize import images as codec
 from streams.anonymize.blur import BlurConfig, anonymize_regions, anonymize_whole
@@ -39,6 +40,7 @@ from streams.anonymize.exceptions import (
     ImageError,
 )
 from streams.anonymize.geometry import Detection, Image, Kind
+from streams.anonymize.hold import BoxHold, Track
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ class FrameOutcome:
     detections: tuple[Detection, ...] = ()
     fail_closed: bool = False
     error: AnonymizeError | None = None
+    held: tuple[Detection, ...] = ()  # blurred too: found in neighbouring frames of the track
+    protection: Mapping[str, Any] | None = None  # the AnonymizedFrame.protection record
 
     @property
     def faces(self) -> int:
@@ -71,6 +75,7 @@ class EncodedJob:
     config: BlurConfig
     declared_size: tuple[int, int] | None = None  # (width, height)
     encoding: codec.Encoding | None = None
+    track: Track | None = None  # (camera, seq) for the box hold
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ class Anonymizer:
     jpeg_quality: int = 90
     clock: Callable[[], float] = time.perf_counter
     counters: dict[str, int] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)  # detector name -> model@pkg==v
+    hold: BoxHold = field(default_factory=lambda: BoxHold(0))
 
     @property
     def name(self) -> str:
@@ -132,49 +139,97 @@ class Anonymizer:
         return found
 
     def anonymize(
-        self, frames: Sequence[Image], configs: Sequence[BlurConfig], in_place: bool = False
+        self,
+        frames: Sequence[Image],
+        configs: Sequence[BlurConfig],
+        in_place: bool = False,
+        tracks: Sequence[Track | None] | None = None,
     ) -> list[FrameOutcome]:
         """Anonymize decoded frames (any of 1, 3, 4 channels).
 
         The inputs are not modified unless ``in_place`` (for frames the caller owns, e.g. just
-        decoded: saves a full-frame copy each). Never raises: an unexpected error fails every
-        frame of the batch closed.
+        decoded: saves a full-frame copy each). ``tracks`` (camera or clip, frame number) turn
+        on the box hold for those frames. Never raises: an unexpected error fails every frame
+        of the batch closed.
         """
         try:
-            return self._anonymize(frames, configs, in_place)
+            return self._anonymize(frames, configs, in_place, tracks or [None] * len(frames))
         except Exception as exc:  # a bug or a library fault: no frame leaves as it came in
             log.exception("anonymizing a batch of %d frames failed", len(frames))
             error = AnonymizeFailedError(f"{type(exc).__name__}: {exc}")
             return [self._fail_closed(f, c, error) for f, c in zip(frames, configs, strict=True)]
 
     def _anonymize(
-        self, frames: Sequence[Image], configs: Sequence[BlurConfig], in_place: bool
+        self,
+        frames: Sequence[Image],
+        configs: Sequence[BlurConfig],
+        in_place: bool,
+        tracks: Sequence[Track | None],
     ) -> list[FrameOutcome]:
+        detected = self.detect(frames, configs)
+        held = self.hold.exchange(
+            [t if isinstance(d, list) else None for d, t in zip(detected, tracks, strict=True)],
+            [f.shape[:2] for f in frames],
+            [d if isinstance(d, list) else [] for d in detected],
+        )
+        return [
+            self.finish(frame, found, config, in_place, extra)
+            for frame, found, config, extra in zip(frames, detected, configs, held, strict=True)
+        ]
+
+    def detect(
+        self, frames: Sequence[Image], configs: Sequence[BlurConfig]
+    ) -> list[list[Detection] | AnonymizeError]:
+        """Each frame's detections (every kind its config wants, at its own thresholds), or the
+        error that stops it: :class:`ImageError` (refused) or :class:`DetectionError`."""
         usable: dict[int, Image] = {}
-        refused: dict[int, ImageError] = {}
+        result: list[list[Detection] | AnonymizeError] = [[] for _ in frames]
         for i, frame in enumerate(frames):
             try:
                 usable[i] = codec.as_bgr(frame)
             except ImageError as exc:
-                refused[i] = exc
-        found: list[list[Detection]] = [[] for _ in frames]
-        failed: dict[int, DetectionError] = {}
+                result[i] = exc
         for kind in KINDS:
             wanted = [i for i in usable if configs[i].wants(kind)]
             if not wanted:
                 continue
-            results = self._detect_kind(
+            found = self._detect_kind(
                 kind, [usable[i] for i in wanted], [configs[i] for i in wanted]
             )
-            for i, result in zip(wanted, results, strict=True):
-                if isinstance(result, DetectionError):
-                    failed.setdefault(i, result)
+            for i, dets in zip(wanted, found, strict=True):
+                current = result[i]
+                if isinstance(current, AnonymizeError):
+                    continue
+                if isinstance(dets, DetectionError):
+                    result[i] = dets
                 else:
-                    found[i].extend(result)
-        return [
-            self._finish(frames[i], refused.get(i), found[i], failed.get(i), configs[i], in_place)
-            for i in range(len(frames))
-        ]
+                    current.extend(dets)
+        return result
+
+    def finish(
+        self,
+        frame: Image,
+        detected: list[Detection] | AnonymizeError,
+        config: BlurConfig,
+        in_place: bool = False,
+        held: Sequence[Detection] = (),
+    ) -> FrameOutcome:
+        """Blur ``frame``'s detections and ``held`` regions, or fail it closed per ``config``."""
+        if isinstance(detected, ImageError):
+            self._count(f"error.{detected.reason}")
+            return FrameOutcome(None, error=detected)
+        if isinstance(detected, AnonymizeError):
+            return self._fail_closed(frame, config, detected)
+        held = [d for d in held if config.wants(d.kind)]
+        try:
+            image = anonymize_regions(frame, [*detected, *held], config, in_place)
+        except Exception as exc:
+            # in_place may have blurred some regions already: the whole-frame blur covers all
+            return self._fail_closed(frame, config, BlurError(f"{type(exc).__name__}: {exc}"))
+        self._count("frames")
+        self._count("held_boxes", len(held))
+        protection = self.protection(frame.shape[:2], config, len(held), None)
+        return FrameOutcome(image, tuple(detected), held=tuple(held), protection=protection)
 
     def _fail_closed(self, frame: Image, config: BlurConfig, error: AnonymizeError) -> FrameOutcome:
         """The frame as the policy's fail-closed rule wants it: blurred whole (``blur``), or no
@@ -186,32 +241,47 @@ class Anonymizer:
         if config.fail_closed_action == "drop":
             return FrameOutcome(None, fail_closed=True, error=error)
         try:
-            return FrameOutcome(anonymize_whole(frame, config), fail_closed=True, error=error)
+            image = anonymize_whole(frame, config)
+            protection = self.protection(frame.shape[:2], config, 0, error.reason)
+            return FrameOutcome(image, fail_closed=True, error=error, protection=protection)
         except Exception as exc:  # cannot even blur it: withheld
             self._count("error.blur_failed")
             return FrameOutcome(None, fail_closed=True, error=BlurError(f"{error}; then {exc}"))
 
-    def _finish(
-        self,
-        frame: Image,
-        refused: ImageError | None,
-        found: list[Detection],
-        failure: DetectionError | None,
-        config: BlurConfig,
-        in_place: bool,
-    ) -> FrameOutcome:
-        if refused is not None:
-            self._count(f"error.{refused.reason}")
-            return FrameOutcome(None, error=refused)
-        if failure is not None:
-            return self._fail_closed(frame, config, failure)
-        try:
-            image = anonymize_regions(frame, found, config, in_place)
-        except Exception as exc:
-            # in_place may have blurred some regions already: the whole-frame blur covers all
-            return self._fail_closed(frame, config, BlurError(f"{type(exc).__name__}: {exc}"))
-        self._count("frames")
-        return FrameOutcome(image, tuple(found))
+    def protection(
+        self, size: tuple[int, int], config: BlurConfig, held: int, reason: str | None
+    ) -> dict[str, Any]:
+        """The ``Protection`` record of a frame of ``size`` (height, width) under ``config``."""
+        passes = []
+        for kind in KINDS:
+            detector = self.detectors.get(kind)
+            if detector is None or not config.wants(kind):
+                continue
+            model = self.versions.get(detector.name, detector.name)
+            views = getattr(detector, "views", None)
+            plan = views(0, *size) if callable(views) else []
+            base, tiles = (plan[0].plan.canvas, plan[1:]) if plan else ((0, 0), [])
+            passes.append(
+                {
+                    "kind": kind,
+                    "model": model,
+                    "canvas_width": base[1],
+                    "canvas_height": base[0],
+                    "tiles": len(tiles),
+                    "tile_width": max((t.w for t in tiles), default=0),
+                    "tile_height": max((t.h for t in tiles), default=0),
+                    "threshold": config.threshold(kind),
+                }
+            )
+        face = self.detectors.get("FACE")
+        return {
+            "models": [p["model"] for p in passes],
+            "detection_max_side": int(getattr(face, "max_side", 0)),
+            "passes": passes,
+            "hold_frames": self.hold.frames,
+            "held_boxes": held,
+            "fail_closed_reason": reason,
+        }
 
     def anonymize_encoded(self, jobs: Sequence[EncodedJob]) -> list[EncodedOutcome]:
         """Decode (header checks first), anonymize as one batch, and encode each frame.
@@ -262,7 +332,12 @@ class Anonymizer:
             decoded.append(image)
             index.append(i)
             sizes[i] = (header.width, header.height, header.encoding)
-        done = self.anonymize(decoded, [jobs[i].config for i in index], in_place=True)
+        done = self.anonymize(
+            decoded,
+            [jobs[i].config for i in index],
+            in_place=True,
+            tracks=[jobs[i].track for i in index],
+        )
         outcomes.update(zip(index, done, strict=True))
         return outcomes, sizes
 

@@ -27,6 +27,7 @@ def job_from_frame(frame: Mapping[str, Any], config: BlurConfig) -> EncodedJob:
         config=config,
         declared_size=(int(frame["width"]), int(frame["height"])),
         encoding=frame["encoding"],
+        track=(str(frame["camera_id"]), int(frame["seq"])),
     )
 
 
@@ -54,5 +55,6 @@ def anonymized_record(
         detector=detector,
         latency_ms=float(result.latency_ms),
         fail_closed=result.outcome.fail_closed,
+        protection=None if result.outcome.protection is None else dict(result.outcome.protection),
     )
     return record

@@ -23,7 +23,7 @@ export interface WriterSchema {
 }
 
 /** Fingerprint of the current AnonymizedFrame schema (hex of the bytes after C3 01). */
-export const ANONYMIZED_FRAME_FINGERPRINT = "5674b65533779f15";
+export const ANONYMIZED_FRAME_FINGERPRINT = "44fcf1d51cf961f7";
 
 /** Fingerprint of the current Box schema (hex of the bytes after C3 01). */
 export const BOX_FINGERPRINT = "15fd57a038c0d991";
@@ -54,7 +54,7 @@ export const CURRENT_SCHEMAS: { readonly [N in RecordName]: WriterSchema } = {
   AnonymizedFrame: {
     name: "AnonymizedFrame",
     version: "current",
-    fingerprint: "5674b65533779f15",
+    fingerprint: "44fcf1d51cf961f7",
     schema: {
       "type": "record",
       "name": "AnonymizedFrame",
@@ -213,6 +213,109 @@ export const CURRENT_SCHEMAS: { readonly [N in RecordName]: WriterSchema } = {
           "name": "fail_closed",
           "type": "boolean",
           "doc": "True when detection failed and the whole frame was blurred or dropped."
+        },
+        {
+          "name": "protection",
+          "type": [
+            "null",
+            {
+              "type": "record",
+              "name": "Protection",
+              "namespace": "camguard.v1",
+              "doc": "What protected this frame: the models, how each detector saw the frame, thresholds, the box hold and why it failed closed.",
+              "fields": [
+                {
+                  "name": "models",
+                  "type": {
+                    "type": "array",
+                    "items": "string"
+                  },
+                  "doc": "Each model that ran, as name@package==version (+int8 for the quantized copy)."
+                },
+                {
+                  "name": "detection_max_side",
+                  "type": "int",
+                  "doc": "Longest side of the whole-frame detection pass; 0 = full resolution."
+                },
+                {
+                  "name": "passes",
+                  "type": {
+                    "type": "array",
+                    "items": {
+                      "type": "record",
+                      "name": "DetectionPass",
+                      "namespace": "camguard.v1",
+                      "doc": "How one detector saw the frame.",
+                      "fields": [
+                        {
+                          "name": "kind",
+                          "type": "camguard.v1.BoxKind",
+                          "doc": "What the detector finds."
+                        },
+                        {
+                          "name": "model",
+                          "type": "string",
+                          "doc": "The model, as in models."
+                        },
+                        {
+                          "name": "canvas_width",
+                          "type": "int",
+                          "doc": "Whole-frame pass: model input width in pixels."
+                        },
+                        {
+                          "name": "canvas_height",
+                          "type": "int",
+                          "doc": "Whole-frame pass: model input height in pixels."
+                        },
+                        {
+                          "name": "tiles",
+                          "type": "int",
+                          "doc": "Overlapping higher-resolution tiles run besides the whole frame (0 = none)."
+                        },
+                        {
+                          "name": "tile_width",
+                          "type": "int",
+                          "doc": "Source pixels per tile, 0 without tiles."
+                        },
+                        {
+                          "name": "tile_height",
+                          "type": "int",
+                          "doc": "Source pixels per tile, 0 without tiles."
+                        },
+                        {
+                          "name": "threshold",
+                          "type": "double",
+                          "doc": "Score threshold applied to this frame's boxes."
+                        }
+                      ]
+                    }
+                  },
+                  "doc": "One entry per detector that ran on the frame."
+                },
+                {
+                  "name": "hold_frames",
+                  "type": "int",
+                  "doc": "Boxes of the camera's frames within this many frames were also blurred (0 = no hold)."
+                },
+                {
+                  "name": "held_boxes",
+                  "type": "int",
+                  "doc": "Regions blurred because a neighbouring frame's detector found them."
+                },
+                {
+                  "name": "fail_closed_reason",
+                  "type": [
+                    "null",
+                    "string"
+                  ],
+                  "default": null,
+                  "doc": "Why the frame failed closed (dead-letter reason vocabulary), null when it did not."
+                }
+              ]
+            }
+          ],
+          "default": null,
+          "doc": "What protected this frame; null from writers before it existed."
         }
       ]
     },
@@ -1059,6 +1162,275 @@ export const HISTORY_SCHEMAS: readonly WriterSchema[] = [
           "name": "fail_closed",
           "type": "boolean",
           "doc": "True when detection failed and the whole frame was blurred or dropped."
+        }
+      ]
+    },
+  },
+  {
+    name: "AnonymizedFrame",
+    version: "v2",
+    fingerprint: "44fcf1d51cf961f7",
+    schema: {
+      "type": "record",
+      "name": "AnonymizedFrame",
+      "namespace": "camguard.v1",
+      "doc": "A frame after face and licence-plate anonymization, on camera.frames.anonymized.",
+      "fields": [
+        {
+          "name": "camera_id",
+          "type": "string",
+          "doc": "Camera identifier; also the Kafka message key."
+        },
+        {
+          "name": "org_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Organisation owning the camera, if known.",
+          "default": null
+        },
+        {
+          "name": "site_id",
+          "type": [
+            "null",
+            "string"
+          ],
+          "doc": "Site the camera belongs to, if known.",
+          "default": null
+        },
+        {
+          "name": "captured_at",
+          "type": {
+            "type": "long",
+            "logicalType": "timestamp-millis"
+          },
+          "doc": "When the gateway captured the frame (epoch milliseconds, UTC)."
+        },
+        {
+          "name": "seq",
+          "type": "long",
+          "doc": "Per-camera sequence number assigned by the gateway, increasing by one."
+        },
+        {
+          "name": "encoding",
+          "type": {
+            "type": "enum",
+            "name": "FrameEncoding",
+            "namespace": "camguard.v1",
+            "doc": "Image coding of a frame's data.",
+            "symbols": [
+              "JPEG",
+              "PNG"
+            ]
+          },
+          "doc": "Image coding of data."
+        },
+        {
+          "name": "width",
+          "type": "int",
+          "doc": "Image width in pixels as declared by the gateway."
+        },
+        {
+          "name": "height",
+          "type": "int",
+          "doc": "Image height in pixels as declared by the gateway."
+        },
+        {
+          "name": "data",
+          "type": "bytes",
+          "doc": "The anonymized encoded image (empty when the frame was dropped fail-closed)."
+        },
+        {
+          "name": "faces",
+          "type": "int",
+          "doc": "Number of faces blurred."
+        },
+        {
+          "name": "plates",
+          "type": "int",
+          "doc": "Number of licence plates blurred."
+        },
+        {
+          "name": "boxes",
+          "type": {
+            "type": "array",
+            "items": {
+              "type": "record",
+              "name": "Box",
+              "namespace": "camguard.v1",
+              "doc": "A detected region in pixel coordinates of the original frame.",
+              "fields": [
+                {
+                  "name": "kind",
+                  "type": {
+                    "type": "enum",
+                    "name": "BoxKind",
+                    "namespace": "camguard.v1",
+                    "doc": "What was detected.",
+                    "symbols": [
+                      "FACE",
+                      "PLATE"
+                    ]
+                  },
+                  "doc": "What was detected."
+                },
+                {
+                  "name": "x",
+                  "type": "int",
+                  "doc": "Left edge in pixels."
+                },
+                {
+                  "name": "y",
+                  "type": "int",
+                  "doc": "Top edge in pixels."
+                },
+                {
+                  "name": "w",
+                  "type": "int",
+                  "doc": "Width in pixels."
+                },
+                {
+                  "name": "h",
+                  "type": "int",
+                  "doc": "Height in pixels."
+                },
+                {
+                  "name": "score",
+                  "type": "float",
+                  "doc": "Detector confidence in [0, 1]."
+                }
+              ]
+            }
+          },
+          "doc": "Every region that was blurred."
+        },
+        {
+          "name": "policy_version",
+          "type": [
+            "null",
+            "long"
+          ],
+          "doc": "Version of the privacy policy applied, null when settings defaults were used.",
+          "default": null
+        },
+        {
+          "name": "detector",
+          "type": "string",
+          "doc": "Detector models and execution provider, e.g. centerface+clp_det@cpu."
+        },
+        {
+          "name": "latency_ms",
+          "type": "double",
+          "doc": "Time spent decoding, detecting, blurring and encoding, in milliseconds."
+        },
+        {
+          "name": "fail_closed",
+          "type": "boolean",
+          "doc": "True when detection failed and the whole frame was blurred or dropped."
+        },
+        {
+          "name": "protection",
+          "type": [
+            "null",
+            {
+              "type": "record",
+              "name": "Protection",
+              "namespace": "camguard.v1",
+              "doc": "What protected this frame: the models, how each detector saw the frame, thresholds, the box hold and why it failed closed.",
+              "fields": [
+                {
+                  "name": "models",
+                  "type": {
+                    "type": "array",
+                    "items": "string"
+                  },
+                  "doc": "Each model that ran, as name@package==version (+int8 for the quantized copy)."
+                },
+                {
+                  "name": "detection_max_side",
+                  "type": "int",
+                  "doc": "Longest side of the whole-frame detection pass; 0 = full resolution."
+                },
+                {
+                  "name": "passes",
+                  "type": {
+                    "type": "array",
+                    "items": {
+                      "type": "record",
+                      "name": "DetectionPass",
+                      "namespace": "camguard.v1",
+                      "doc": "How one detector saw the frame.",
+                      "fields": [
+                        {
+                          "name": "kind",
+                          "type": "camguard.v1.BoxKind",
+                          "doc": "What the detector finds."
+                        },
+                        {
+                          "name": "model",
+                          "type": "string",
+                          "doc": "The model, as in models."
+                        },
+                        {
+                          "name": "canvas_width",
+                          "type": "int",
+                          "doc": "Whole-frame pass: model input width in pixels."
+                        },
+                        {
+                          "name": "canvas_height",
+                          "type": "int",
+                          "doc": "Whole-frame pass: model input height in pixels."
+                        },
+                        {
+                          "name": "tiles",
+                          "type": "int",
+                          "doc": "Overlapping higher-resolution tiles run besides the whole frame (0 = none)."
+                        },
+                        {
+                          "name": "tile_width",
+                          "type": "int",
+                          "doc": "Source pixels per tile, 0 without tiles."
+                        },
+                        {
+                          "name": "tile_height",
+                          "type": "int",
+                          "doc": "Source pixels per tile, 0 without tiles."
+                        },
+                        {
+                          "name": "threshold",
+                          "type": "double",
+                          "doc": "Score threshold applied to this frame's boxes."
+                        }
+                      ]
+                    }
+                  },
+                  "doc": "One entry per detector that ran on the frame."
+                },
+                {
+                  "name": "hold_frames",
+                  "type": "int",
+                  "doc": "Boxes of the camera's frames within this many frames were also blurred (0 = no hold)."
+                },
+                {
+                  "name": "held_boxes",
+                  "type": "int",
+                  "doc": "Regions blurred because a neighbouring frame's detector found them."
+                },
+                {
+                  "name": "fail_closed_reason",
+                  "type": [
+                    "null",
+                    "string"
+                  ],
+                  "default": null,
+                  "doc": "Why the frame failed closed (dead-letter reason vocabulary), null when it did not."
+                }
+              ]
+            }
+          ],
+          "default": null,
+          "doc": "What protected this frame; null from writers before it existed."
         }
       ]
     },

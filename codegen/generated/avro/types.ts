@@ -53,6 +53,11 @@ export interface AnonymizedFrame {
   latency_ms: number;
   /** True when detection failed and the whole frame was blurred or dropped. */
   fail_closed: boolean;
+  /**
+   * What protected this frame; null from writers before it existed.
+   * @defaultValue null
+   */
+  protection: Protection | null;
 }
 
 /**
@@ -106,6 +111,11 @@ export interface AnonymizedFrameInput {
   latency_ms: number;
   /** True when detection failed and the whole frame was blurred or dropped. */
   fail_closed: boolean;
+  /**
+   * What protected this frame; null from writers before it existed.
+   * @defaultValue null
+   */
+  protection?: ProtectionInput | null;
 }
 
 /**
@@ -479,6 +489,54 @@ export interface DeadLetterInput {
 }
 
 /**
+ * How one detector saw the frame.
+ *
+ * Avro record `camguard.v1.DetectionPass` as decoded.
+ */
+export interface DetectionPass {
+  /** What the detector finds. */
+  kind: BoxKind;
+  /** The model, as in models. */
+  model: string;
+  /** Whole-frame pass: model input width in pixels. */
+  canvas_width: number;
+  /** Whole-frame pass: model input height in pixels. */
+  canvas_height: number;
+  /** Overlapping higher-resolution tiles run besides the whole frame (0 = none). */
+  tiles: number;
+  /** Source pixels per tile, 0 without tiles. */
+  tile_width: number;
+  /** Source pixels per tile, 0 without tiles. */
+  tile_height: number;
+  /** Score threshold applied to this frame's boxes. */
+  threshold: number;
+}
+
+/**
+ * How one detector saw the frame.
+ *
+ * Writer-side DetectionPass: fields with a default may be omitted and are written with their default.
+ */
+export interface DetectionPassInput {
+  /** What the detector finds. */
+  kind: BoxKind;
+  /** The model, as in models. */
+  model: string;
+  /** Whole-frame pass: model input width in pixels. */
+  canvas_width: number;
+  /** Whole-frame pass: model input height in pixels. */
+  canvas_height: number;
+  /** Overlapping higher-resolution tiles run besides the whole frame (0 = none). */
+  tiles: number;
+  /** Source pixels per tile, 0 without tiles. */
+  tile_width: number;
+  /** Source pixels per tile, 0 without tiles. */
+  tile_height: number;
+  /** Score threshold applied to this frame's boxes. */
+  threshold: number;
+}
+
+/**
  * One camera frame as produced by a gateway to camera.frames.
  *
  * Avro record `camguard.v1.Frame` as decoded.
@@ -726,6 +784,52 @@ export interface PolicyRecordInput {
    * Avro `timestamp-millis`: milliseconds since the Unix epoch, UTC.
    */
   updated_at: number;
+}
+
+/**
+ * What protected this frame: the models, how each detector saw the frame, thresholds, the box hold and why it failed closed.
+ *
+ * Avro record `camguard.v1.Protection` as decoded.
+ */
+export interface Protection {
+  /** Each model that ran, as name@package==version (+int8 for the quantized copy). */
+  models: string[];
+  /** Longest side of the whole-frame detection pass; 0 = full resolution. */
+  detection_max_side: number;
+  /** One entry per detector that ran on the frame. */
+  passes: DetectionPass[];
+  /** Boxes of the camera's frames within this many frames were also blurred (0 = no hold). */
+  hold_frames: number;
+  /** Regions blurred because a neighbouring frame's detector found them. */
+  held_boxes: number;
+  /**
+   * Why the frame failed closed (dead-letter reason vocabulary), null when it did not.
+   * @defaultValue null
+   */
+  fail_closed_reason: string | null;
+}
+
+/**
+ * What protected this frame: the models, how each detector saw the frame, thresholds, the box hold and why it failed closed.
+ *
+ * Writer-side Protection: fields with a default may be omitted and are written with their default.
+ */
+export interface ProtectionInput {
+  /** Each model that ran, as name@package==version (+int8 for the quantized copy). */
+  models: string[];
+  /** Longest side of the whole-frame detection pass; 0 = full resolution. */
+  detection_max_side: number;
+  /** One entry per detector that ran on the frame. */
+  passes: DetectionPassInput[];
+  /** Boxes of the camera's frames within this many frames were also blurred (0 = no hold). */
+  hold_frames: number;
+  /** Regions blurred because a neighbouring frame's detector found them. */
+  held_boxes: number;
+  /**
+   * Why the frame failed closed (dead-letter reason vocabulary), null when it did not.
+   * @defaultValue null
+   */
+  fail_closed_reason?: string | null;
 }
 
 /** Every top-level record (one .avsc file each), as decoded. */
