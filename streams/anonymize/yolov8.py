@@ -34,7 +34,7 @@ import zipfile
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import onnx
@@ -72,9 +72,8 @@ class Module:
     kind = "Module"
     origin = ""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        self.args = args
-        self.kwargs = kwargs
+    def __init__(self, *args: object) -> None:
+        self._pickle_args = args  # REDUCE-built stand-ins (NEWOBJ does not call __init__)
 
     def __setstate__(self, state: object) -> None:
         if isinstance(state, tuple) and len(state) == 2:  # (dict state, slot state)
@@ -101,20 +100,25 @@ class Module:
         return [m for m in modules.values() if isinstance(m, Module)]
 
     def tensor(self, name: str) -> Array | None:
-        """A parameter or buffer by name (None when absent or None)."""
+        """A parameter, buffer or plain attribute by name, as numbers (None when absent)."""
         for table in ("_parameters", "_buffers"):
             found = (self.__dict__.get(table) or {}).get(name)
             if found is not None:
-                return np.asarray(found)
-        found = self.__dict__.get(name)
-        return None if found is None else np.asarray(found)
+                break
+        else:
+            found = self.__dict__.get(name)
+        if found is None:
+            return None
+        array = np.asarray(found)
+        if array.dtype.kind not in "biuf":
+            raise UnsafeCheckpointError(f"{self.kind}.{name} is not numeric")
+        return array
 
     def __repr__(self) -> str:
         return f"<{self.origin}.{self.kind}>"
 
 
-@dataclass(frozen=True)
-class StorageType:
+class StorageType(NamedTuple):  # immutable: pickle's BUILD cannot rewrite it
     """What ``torch.FloatStorage`` and friends resolve to: the dtype of the storage."""
 
     name: str
@@ -185,11 +189,33 @@ def _set(items: Sequence[object] = ()) -> set[object]:
     return set(items)
 
 
+def _any(*args: object) -> None:
+    raise UnsafeCheckpointError("typing.Any is a marker, not a callable")
+
+
 def _stand_in(module: str, name: str) -> type[Module]:
     return type(name, (Module,), {"kind": name, "origin": module})
 
 
-_ALLOWED: dict[tuple[str, str], object] = {
+class _Allowed:
+    """An allowed function as the unpickler hands it out: callable, with no attribute that
+    pickle's BUILD opcode could set (no ``__dict__``, ``__setattr__`` refuses)."""
+
+    __slots__ = ("_function",)
+    _function: Callable[..., Any]
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        object.__setattr__(self, "_function", function)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._function(*args)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise UnsafeCheckpointError(f"checkpoint pickle tries to set {name} on a function")
+
+
+# Builtin types (immutable) as they are; functions wrapped in _Allowed.
+_ALLOWED: dict[tuple[str, str], Callable[..., Any]] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch", "Size"): _torch_size,
@@ -197,7 +223,7 @@ _ALLOWED: dict[tuple[str, str], object] = {
     ("collections", "defaultdict"): defaultdict,
     ("builtins", "set"): _set,
     ("builtins", "dict"): dict,
-    ("typing", "Any"): Any,
+    ("typing", "Any"): _any,
 }
 
 
@@ -222,7 +248,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             module = "builtins"
         found = _ALLOWED.get((module, name))
         if found is not None:
-            return found
+            return found if isinstance(found, type) else _Allowed(found)
         if module == "torch" and name in STORAGE_TYPES:
             return StorageType(name, STORAGE_TYPES[name])
         if (
@@ -650,6 +676,13 @@ def build_onnx(model: Module) -> onnx.ModelProto:
 
 
 def convert(checkpoint: bytes) -> bytes:
-    """A YOLOv8 ``.pt`` checkpoint's bytes to the serialized ONNX model (deterministic)."""
-    model = build_onnx(detection_model(read_checkpoint(checkpoint)))
+    """A YOLOv8 ``.pt`` checkpoint's bytes to the serialized ONNX model (deterministic).
+
+    Raises :class:`UnsafeCheckpointError` for a refused, malformed or unsupported checkpoint.
+    """
+    network = detection_model(read_checkpoint(checkpoint))
+    try:
+        model = build_onnx(network)
+    except (TypeError, ValueError, KeyError, IndexError, onnx.checker.ValidationError) as exc:
+        raise UnsafeCheckpointError(f"unsupported YOLOv8 checkpoint: {exc}") from exc
     return bytes(model.SerializeToString())

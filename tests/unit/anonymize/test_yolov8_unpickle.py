@@ -117,6 +117,41 @@ def test_the_restricted_unpickler_refuses_globals_outside_the_allowlist(
     assert not marker.exists()
 
 
+def _build_on_global(module: str, name: str, attribute: str, slot_state: bool) -> bytes:
+    """GLOBAL module.name, then BUILD with ``{attribute: (1,)}`` as dict or slot state."""
+    state = pickle.EMPTY_DICT + _unicode(attribute) + pickle.BININT1 + b"\x01"
+    state += pickle.TUPLE1 + pickle.SETITEM
+    if slot_state:
+        state = pickle.NONE + state + pickle.TUPLE2  # (None, {...}): set with setattr
+    return (
+        pickle.PROTO
+        + b"\x02"
+        + pickle.GLOBAL
+        + f"{module}\n{name}\n".encode()
+        + state
+        + pickle.BUILD
+        + pickle.STOP
+    )
+
+
+@pytest.mark.parametrize("slot_state", [True, False])
+@pytest.mark.parametrize(
+    ("module", "name", "attribute"),
+    [
+        ("torch._utils", "_rebuild_tensor_v2", "__defaults__"),
+        ("torch", "FloatStorage", "dtype"),
+        ("typing", "Any", "__doc__"),
+    ],
+)
+def test_allowed_globals_cannot_be_rewritten_by_build(
+    module: str, name: str, attribute: str, slot_state: bool
+) -> None:
+    payload = _build_on_global(module, name, attribute, slot_state)
+    with pytest.raises(UnsafeCheckpointError):
+        read_checkpoint(_zip({"archive/data.pkl": payload}))
+    assert yolov8._rebuild_tensor_v2.__defaults__ == (False, None, None)
+
+
 def test_a_pickle_that_is_not_a_checkpoint_is_a_clear_error() -> None:
     with pytest.raises(UnsafeCheckpointError):
         read_checkpoint(b"not a zip")
@@ -599,6 +634,13 @@ def test_unsupported_layers_are_refused(fake_torch: FakeTorch) -> None:
     sequential = checkpoint["model"]._modules["model"]
     sequential._modules["2"] = fake_torch.module("ultralytics.nn.modules", "C3", f=-1, i=2)
     with pytest.raises(UnsafeCheckpointError, match="C3 is not supported"):
+        yolov8.convert(fake_torch.save(checkpoint))
+
+
+def test_malformed_layer_attributes_are_an_unsupported_checkpoint(fake_torch: FakeTorch) -> None:
+    checkpoint, _ = TinyYolo(fake_torch).build()
+    checkpoint["model"]._modules["model"]._modules["2"].c = "eight"
+    with pytest.raises(UnsafeCheckpointError, match="unsupported YOLOv8 checkpoint"):
         yolov8.convert(fake_torch.save(checkpoint))
 
 
