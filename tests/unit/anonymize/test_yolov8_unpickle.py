@@ -27,8 +27,9 @@ import onnxruntime as ort
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from streams.anonymize import yolov8
+from streams.anonymize import yoloplates, yolov8
 from streams.anonymize.exceptions import ModelIntegrityError
+from streams.anonymize.geometry import plan_letterbox
 from streams.anonymize.models import YOLOV8_PLATE, ModelSpec, fetch_models, resolve_model
 from streams.anonymize.yolov8 import Module, UnsafeCheckpointError, read_checkpoint
 
@@ -715,3 +716,50 @@ def test_the_plate_spec_pins_a_converted_onnx_file() -> None:
     assert YOLOV8_PLATE.runtime_file == "yolov8_plate-safelicensing-1.0.3.onnx"
     assert len(YOLOV8_PLATE.runtime_sha256) == 64
     assert YOLOV8_PLATE.input_name == yolov8.INPUT_NAME
+
+
+# --- yoloplates: pre/post-processing without a model ----------------------------------------
+
+
+def test_preprocess_letterboxes_top_left_on_grey() -> None:
+    frame = np.zeros((100, 200, 3), np.uint8)
+    plan = plan_letterbox(100, 200, 640)
+    (blob,) = yoloplates.preprocess([frame], [plan])
+    assert blob.shape == (128, 224, 3)
+    assert blob.dtype == np.uint8
+    assert (blob[:100, :200] == 0).all()
+    assert (blob[100:] == 114).all()
+    assert (blob[:, 200:] == 114).all()
+
+
+def test_decode_thresholds_suppresses_and_clips() -> None:
+    plan = plan_letterbox(100, 200, 640)  # canvas 128 x 224, frame area 100 x 200
+    boxes = [  # cx, cy, w, h, score
+        (50, 50, 40, 20, 0.9),
+        (51, 50, 40, 20, 0.8),  # IoU 0.95 with the first: suppressed
+        (64, 50, 40, 20, 0.7),  # IoU 0.48: kept at Ultralytics' NMS IoU 0.7
+        (150, 60, 20, 10, 0.3),
+        (190, 95, 40, 20, 0.6),  # reaches past the frame: clipped to 200 x 100
+        (20, 20, 10, 10, 0.2),  # below the threshold
+    ]
+    output = np.asarray(boxes, np.float32).T[None]
+
+    (dets,) = yoloplates.decode([output], [plan], 0.25)
+
+    np.testing.assert_allclose(
+        dets,
+        [
+            [30, 40, 70, 60, 0.9],
+            [44, 40, 84, 60, 0.7],
+            [170, 85, 200, 100, 0.6],
+            [140, 55, 160, 65, 0.3],
+        ],
+    )
+    (none,) = yoloplates.decode([output], [plan], 0.95)
+    assert none.shape == (0, 5)
+
+
+def test_the_codec_names_the_model_and_its_defaults() -> None:
+    codec = yoloplates.codec()
+    assert (codec.name, codec.kind, codec.default_threshold) == ("yolov8_plate", "PLATE", 0.25)
+    assert (codec.input_name, codec.output_names) == (yolov8.INPUT_NAME, (yolov8.OUTPUT_NAME,))
