@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         ge=0,
         description="longest side of the whole-frame detection pass; 0 = full resolution",
     )
+    plate_model: Literal["global", "clp_det", "both"] = Field(
+        default="global",
+        description="plate detector: global = YOLOv8 plates of many countries (safelicensing, "
+        "trained with Ultralytics: AGPL-3.0 per Ultralytics), clp_det = Chinese plates "
+        "(Apache-2.0), both = union of the two",
+    )
     face_tiles: bool = Field(
         default=True,
         description="faces: also detect on overlapping native-resolution tiles (far faces)",

@@ -291,6 +291,52 @@ class OnnxDetector:
 
 
 @dataclass
+class UnionDetector:
+    """Several detectors of one kind as one: every part runs, their boxes merged per frame
+    (``CAMGUARD_PLATE_MODEL=both``). A failing part fails the batch (closed)."""
+
+    parts: tuple[OnnxDetector, ...]
+
+    @property
+    def kind(self) -> Kind:
+        return self.parts[0].kind
+
+    @property
+    def name(self) -> str:
+        return "|".join(p.name for p in self.parts)
+
+    @property
+    def max_side(self) -> int:
+        return self.parts[0].max_side
+
+    @max_side.setter
+    def max_side(self, value: int) -> None:
+        for part in self.parts:
+            part.max_side = value
+
+    @property
+    def max_batch(self) -> int:
+        return self.parts[0].max_batch
+
+    def views(self, index: int, height: int, width: int) -> list[View]:
+        return self.parts[0].views(index, height, width)
+
+    def detect(
+        self, images: Sequence[Image], threshold: float | None = None
+    ) -> list[list[Detection]]:
+        found = [part.detect(images, threshold) for part in self.parts]
+        merged: list[list[Detection]] = []
+        for per_frame in zip(*found, strict=True):
+            dets = [d for part in per_frame for d in part]
+            if not dets:
+                merged.append([])
+                continue
+            boxes = np.asarray([[d.x1, d.y1, d.x2, d.y2, d.score] for d in dets], np.float32)
+            merged.append(as_detections(self.kind, merge_detections([boxes], 0.3)))
+        return merged
+
+
+@dataclass
 class FakeDetector:
     """A detector for tests: returns the boxes it was given, or raises the error it holds.
 

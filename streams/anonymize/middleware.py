@@ -47,6 +47,15 @@ def config_from_settings(settings: Settings) -> BlurConfig:
     )
 
 
+def model_versions(loaded: DetectorSet) -> dict[str, str]:
+    """Detector name -> ``model@package==version`` (a union of plate models joined by ``|``)."""
+    versions = dict(loaded.versions)
+    versions[loaded.plate.name] = "|".join(
+        loaded.versions.get(name, name) for name in loaded.plate.name.split("|")
+    )
+    return versions
+
+
 @dataclass(frozen=True)
 class ImageResult:
     """Result of :meth:`AnonymizationMiddleware.process_image_b64`."""
@@ -101,10 +110,7 @@ class AnonymizationMiddleware:
                     self._anonymizer = Anonymizer(
                         {"FACE": loaded.face, "PLATE": loaded.plate},
                         max_pixels=self.settings.max_image_pixels,
-                        versions={
-                            loaded.face.name: loaded.versions.get(loaded.face.name, ""),
-                            loaded.plate.name: loaded.versions.get(loaded.plate.name, ""),
-                        },
+                        versions=model_versions(loaded),
                         hold=BoxHold(self.settings.hold_frames),
                     )
         return self._anonymizer

@@ -20,9 +20,17 @@ import numpy as np
 import onnxruntime as ort
 
 from streams.anonymize import detector as codecs
-from streams.anonymize.detector import ModelCodec, OnnxDetector, Tiling
+from streams.anonymize import yoloplates
+from streams.anonymize.detector import ModelCodec, OnnxDetector, Tiling, UnionDetector
 from streams.anonymize.exceptions import ProviderError
-from streams.anonymize.models import CENTERFACE, CLP_DET, ModelSpec, Precision, resolve_model
+from streams.anonymize.models import (
+    CENTERFACE,
+    CLP_DET,
+    YOLOV8_PLATE,
+    ModelSpec,
+    Precision,
+    resolve_model,
+)
 from streams.anonymize.providers import (
     InputShapes,
     ProviderPlan,
@@ -38,6 +46,13 @@ log = logging.getLogger(__name__)
 MODEL_CODECS: dict[str, tuple[ModelSpec, ModelCodec]] = {
     "centerface": (CENTERFACE, codecs.CENTERFACE),
     "clp_det": (CLP_DET, codecs.CLP_DET),
+    "yolov8_plate": (YOLOV8_PLATE, yoloplates.codec()),
+}
+# CAMGUARD_PLATE_MODEL -> the plate models a worker loads
+PLATE_MODELS: dict[str, tuple[str, ...]] = {
+    "global": ("yolov8_plate",),
+    "clp_det": ("clp_det",),
+    "both": ("yolov8_plate", "clp_det"),
 }
 
 
@@ -204,7 +219,7 @@ class DetectorSet:
     """The loaded detectors of a worker and what stats report about them."""
 
     face: OnnxDetector
-    plate: OnnxDetector
+    plate: OnnxDetector | UnionDetector
     provider: str
     versions: dict[str, str] = field(default_factory=dict)
     calibration: dict[str, dict[int, float]] = field(default_factory=dict)
@@ -247,7 +262,8 @@ def load_detectors(
     made: dict[str, OnnxDetector] = {}
     active: list[str] = []
     versions: dict[str, str] = {}
-    for model, (spec, codec) in MODEL_CODECS.items():
+    for model in ("centerface", *PLATE_MODELS[settings.plate_model]):
+        spec, codec = MODEL_CODECS[model]
         precision = optimizer.precision(model)
         path = resolve_model(spec, settings.models_dir, precision)
         session = optimizer.create_session(model, path)
@@ -263,15 +279,16 @@ def load_detectors(
             max_batch=optimizer.get_device_config(model)["batch_size"],
             tiling=tiling_for(settings, codec.kind),
         )
+    plates = [made[m] for m in PLATE_MODELS[settings.plate_model]]
     loaded = DetectorSet(
         face=made["centerface"],
-        plate=made["clp_det"],
+        plate=plates[0] if len(plates) == 1 else UnionDetector(tuple(plates)),
         provider="+".join(dict.fromkeys(active)),
         versions=versions,
     )
     if calibrate:
         sizes = batch_sizes(settings.batch_max_frames)
-        for detector in (loaded.face, loaded.plate):
+        for detector in (loaded.face, *plates):
             loaded.calibration[detector.name] = calibrate_batch_size(
                 detector, CALIBRATION_FRAME, sizes, BATCH_LATENCY_BUDGET_MS, clock
             )
