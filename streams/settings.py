@@ -117,7 +117,7 @@ class Settings(BaseSettings):
         description="longest side of the whole-frame detection pass; 0 = full resolution",
     )
     plate_model: Literal["global", "clp_det", "both"] = Field(
-        default="global",
+        default="both",
         description="plate detector: global = YOLOv8 plates of many countries (safelicensing, "
         "trained with Ultralytics: AGPL-3.0 per Ultralytics), clp_det = Chinese plates "
         "(Apache-2.0), both = union of the two",
@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         description="faces: also detect on overlapping native-resolution tiles (far faces)",
     )
     plate_tiles: bool = Field(
-        default=False, description="plates: also detect on overlapping tiles (far plates)"
+        default=True, description="plates: also detect on overlapping tiles (far plates)"
     )
     tile_side: int = Field(
         default=1280, ge=0, description="longest tile side in model pixels; 0 = one whole tile"

@@ -26,7 +26,6 @@ from streams.anonymize.geometry import (
     Image,
     Kind,
     Letterbox,
-    nms,
     plan_letterbox,
 )
 
@@ -191,26 +190,36 @@ def plan_views(
 
 
 def merge_detections(parts: Sequence[FloatArray], iou: float) -> FloatArray:
-    """Frame-pixel boxes ``[N, 5]`` of several views of one frame, as one set: NMS across views,
-    then a box lying mostly (>= 70 %) inside a better-scoring kept box is dropped (a tile cuts a
-    region its neighbour sees whole). Union blurring would be safe; this keeps counts honest."""
-    dets = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    """Frame-pixel boxes ``[N, 5]`` of several views (or models) of one frame, as one set.
+
+    Boxes that overlap a better-scoring one (IoU >= ``iou``, or either lying >= 70 % inside the
+    other: a tile edge cuts a region its neighbour sees whole) are fused into it, and the fused
+    box is the *enclosing* rectangle: NMS would keep only the best-scoring box, which may cover
+    less of the region than the one it suppresses. Counts stay one per region.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    dets = np.concatenate(parts)
     if len(dets) < 2:
         return dets
-    dets = dets[nms(dets[:, :4], dets[:, 4], iou)]  # best score first
-    keep: list[int] = []
-    areas = np.maximum(dets[:, 2] - dets[:, 0], 0) * np.maximum(dets[:, 3] - dets[:, 1], 0)
-    for i in range(len(dets)):
-        inside = False
-        for j in keep:
-            w = min(dets[i, 2], dets[j, 2]) - max(dets[i, 0], dets[j, 0])
-            h = min(dets[i, 3], dets[j, 3]) - max(dets[i, 1], dets[j, 1])
-            if w > 0 and h > 0 and w * h >= CONTAINED * areas[i]:
-                inside = True
+    dets = dets[np.argsort(-dets[:, 4], kind="stable")]
+    fused: list[list[float]] = []
+    for x1, y1, x2, y2, score in dets.tolist():
+        area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+        for box in fused:
+            w = min(x2, box[2]) - max(x1, box[0])
+            h = min(y2, box[3]) - max(y1, box[1])
+            if w <= 0 or h <= 0:
+                continue
+            inter = w * h
+            other = (box[2] - box[0]) * (box[3] - box[1])
+            union = area + other - inter
+            if inter >= iou * union or inter >= CONTAINED * min(area, other):
+                box[:4] = [min(x1, box[0]), min(y1, box[1]), max(x2, box[2]), max(y2, box[3])]
                 break
-        if not inside:
-            keep.append(i)
-    return dets[keep]
+        else:
+            fused.append([x1, y1, x2, y2, score])
+    return np.asarray(fused, dtype=np.float32).reshape(-1, 5)
 
 
 def as_detections(kind: Kind, dets: FloatArray) -> list[Detection]:
@@ -331,8 +340,8 @@ class UnionDetector:
             if not dets:
                 merged.append([])
                 continue
-            boxes = np.asarray([[d.x1, d.y1, d.x2, d.y2, d.score] for d in dets], np.float32)
-            merged.append(as_detections(self.kind, merge_detections([boxes], 0.3)))
+            boxes = [np.asarray([[d.x1, d.y1, d.x2, d.y2, d.score]], np.float32) for d in dets]
+            merged.append(as_detections(self.kind, merge_detections(boxes, 0.3)))
         return merged
 
 
