@@ -254,7 +254,7 @@ def load_detectors(
 ) -> DetectorSet:
     """Sessions for both models from the verified cache (``camguard models fetch`` first).
 
-    With ``calibrate`` each detector is timed at batch sizes 1, 2, 4 ... ``batch_max_frames``
+    With ``calibrate`` on a GPU each detector is timed at batch sizes 1, 2, 4 ... ``batch_max_frames``
     on a 720p frame and keeps the size with the best throughput within
     :data:`BATCH_LATENCY_BUDGET_MS` (this also builds TensorRT engines before traffic).
     """
@@ -286,7 +286,10 @@ def load_detectors(
         provider="+".join(dict.fromkeys(active)),
         versions=versions,
     )
-    if calibrate:
+    if calibrate and optimizer.plan("centerface").gpu:
+        # On CPU the batch is 1 (get_device_config: batching measured slower per frame), so
+        # there is nothing to choose; timing 3 models x 4 sizes with tiles would only delay
+        # start-up by tens of seconds.
         sizes = batch_sizes(settings.batch_max_frames)
         for detector in (loaded.face, *plates):
             loaded.calibration[detector.name] = calibrate_batch_size(
