@@ -76,11 +76,11 @@ def test_a_box_is_found_by_overlap_or_by_cover() -> None:
     assert not realphotos.must_find(Box("PLATE", 0, 0, 59, 20), (0, 0, 59, 20))
 
 
-@pytest.mark.xfail(
-    reason="known misses (REALPHOTOS.md, 'Measured'): drop this marker once the default "
-    "detectors find every must-find box of the REPORT split",
-    strict=False,
-)
+# The one must-find box the defaults miss today (REALPHOTOS.md, 'Measured'): a driver's face
+# behind a tinted windscreen. The goal is none; this list may only shrink.
+KNOWN_MISSES = {("wpodnet-03025", "FACE")}
+
+
 def test_every_face_from_24px_and_every_plate_from_60px_is_found(tally: Tally) -> None:
     missed = [
         f"{h.photo} {h.box.kind} {tuple(round(v) for v in h.rect)} {h.box.country} {h.box.note}"
@@ -91,4 +91,9 @@ def test_every_face_from_24px_and_every_plate_from_60px_is_found(tally: Tally) -
             lambda h, k=kind: h.box.kind == k and realphotos.must_find(h.box, h.rect)
         )
         print(f"{kind} must-find recall: {found}/{total}")
-    assert not missed, "\n".join(missed)
+    unexpected = [
+        line
+        for line, h in zip(missed, tally.misses_that_count, strict=True)
+        if (h.photo, h.box.kind) not in KNOWN_MISSES
+    ]
+    assert not unexpected, "\n".join(unexpected)
