@@ -181,7 +181,7 @@ def test_frames_come_out_anonymized_and_bad_frames_are_dead_lettered(
     out = CODEC.decode_as("AnonymizedFrame", seen[camera][0].value)
     assert out["faces"] >= 1
     assert out["fail_closed"] is False
-    assert out["detector"] == "centerface+clp_det@cpu"
+    assert out["detector"] == "centerface+yolov8_plate|clp_det@cpu"  # plate_model=both
     assert any(box["kind"] == "FACE" for box in out["boxes"])
     assert (out["width"], out["height"], out["seq"]) == (512, 512, 1)
     x1, y1, x2, y2 = FACE
