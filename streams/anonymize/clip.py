@@ -135,7 +135,8 @@ class _Window:
         ]
 
     def ready(self, final: bool) -> list[tuple[int, Image, list[Detection] | AnonymizeError]]:
-        """Frames whose neighbours are all known; forgets what no later frame needs."""
+        """The next frames whose ``hold`` later neighbours are all detected (every one left
+        when ``final``); :meth:`forget` then drops what no later frame needs."""
         newest = self.frames[-1][0] if self.frames else -1
         out = [
             f for f in self.frames if f[0] >= self.done and (final or f[0] + self.hold <= newest)

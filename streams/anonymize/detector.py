@@ -26,10 +26,14 @@ from streams.anonymize.geometry import (
     Image,
     Kind,
     Letterbox,
+    as_detections,
+    ceil_to,
     plan_letterbox,
+    to_frame_pixels,
 )
 
 CONTAINED = 0.7  # a box this much inside a better one is the same region cut by a tile edge
+UNION_MERGE_IOU = 0.3  # boxes of different models of one kind that are the same region
 
 
 class Detector(Protocol):
@@ -70,7 +74,7 @@ class ModelCodec:
     preprocess: Callable[[Sequence[Image], Sequence[Letterbox]], NDArray[Any]]
     decode: Callable[[Sequence[FloatArray], Sequence[Letterbox], float], list[FloatArray]]
     default_threshold: float
-    merge_iou: float = 0.3  # NMS across the views (whole frame, tiles) of one frame
+    merge_iou: float = 0.3  # fusing the boxes of the views (whole frame, tiles) of one frame
 
 
 CENTERFACE = ModelCodec(
@@ -151,10 +155,6 @@ class View:
     plan: Letterbox
 
 
-def _ceil_to(value: float, step: int) -> int:
-    return int(math.ceil(value / step) * step)
-
-
 def tile_spans(length: int, crop: int, overlap: int) -> list[tuple[int, int]]:
     """(start, size) of the fewest evenly spread crops of at most ``crop`` pixels covering
     ``length``, neighbours sharing at least ``overlap``; sizes are multiples of the stride where
@@ -162,7 +162,7 @@ def tile_spans(length: int, crop: int, overlap: int) -> list[tuple[int, int]]:
     if length <= crop:
         return [(0, length)]
     count = math.ceil((length - overlap) / (crop - overlap))
-    size = min(crop, _ceil_to((length + (count - 1) * overlap) / count, STRIDE))
+    size = min(crop, ceil_to((length + (count - 1) * overlap) / count, STRIDE))
     last = length - size
     return [(round(i * last / (count - 1)), size) for i in range(count)]
 
@@ -189,7 +189,9 @@ def plan_views(
     return views
 
 
-def merge_detections(parts: Sequence[FloatArray], iou: float) -> FloatArray:
+def merge_detections(
+    parts: Sequence[NDArray[np.floating[Any]]], iou: float
+) -> NDArray[np.floating[Any]]:
     """Frame-pixel boxes ``[N, 5]`` of several views (or models) of one frame, as one set.
 
     Boxes that overlap a better-scoring one (IoU >= ``iou``, or either lying >= 70 % inside the
@@ -220,24 +222,6 @@ def merge_detections(parts: Sequence[FloatArray], iou: float) -> FloatArray:
         else:
             fused.append([x1, y1, x2, y2, score])
     return np.asarray(fused, dtype=np.float32).reshape(-1, 5)
-
-
-def as_detections(kind: Kind, dets: FloatArray) -> list[Detection]:
-    """Frame-pixel boxes ``[N, 5]`` as detections (empty boxes dropped)."""
-    return [
-        Detection(kind, x1, y1, x2, y2, score)
-        for x1, y1, x2, y2, score in dets.tolist()
-        if x2 > x1 and y2 > y1
-    ]
-
-
-def _to_frame_pixels(dets: FloatArray, view: View) -> FloatArray:
-    """Canvas boxes of ``view`` to pixels of its frame (clipped to the crop)."""
-    out = dets.copy()
-    plan = view.plan
-    out[:, [0, 2]] = np.clip(out[:, [0, 2]] / plan.scale_x, 0.0, float(view.w)) + view.x
-    out[:, [1, 3]] = np.clip(out[:, [1, 3]] / plan.scale_y, 0.0, float(view.h)) + view.y
-    return out
 
 
 @dataclass
@@ -282,7 +266,7 @@ class OnnxDetector:
 
     def _detect(self, images: Sequence[Image], threshold: float) -> list[list[Detection]]:
         views = [v for i, im in enumerate(images) for v in self.views(i, *im.shape[:2])]
-        parts: list[list[FloatArray]] = [[] for _ in images]
+        parts: list[list[NDArray[np.float64]]] = [[] for _ in images]
         for chunk in group_by_canvas([v.plan for v in views], max(1, self.max_batch)):
             chunk_views = [views[i] for i in chunk]
             crops = [images[v.frame][v.y : v.y + v.h, v.x : v.x + v.w] for v in chunk_views]
@@ -293,7 +277,7 @@ class OnnxDetector:
             if len(decoded) != len(chunk_views):
                 raise DetectionError(f"{self.codec.name}: {len(decoded)} results for {len(plans)}")
             for view, dets in zip(chunk_views, decoded, strict=True):
-                parts[view.frame].append(_to_frame_pixels(dets, view))
+                parts[view.frame].append(to_frame_pixels(dets, view.plan, view.x, view.y))
         return [
             as_detections(self.codec.kind, merge_detections(p, self.codec.merge_iou)) for p in parts
         ]
@@ -334,15 +318,17 @@ class UnionDetector:
         self, images: Sequence[Image], threshold: float | None = None
     ) -> list[list[Detection]]:
         found = [part.detect(images, threshold) for part in self.parts]
-        merged: list[list[Detection]] = []
-        for per_frame in zip(*found, strict=True):
-            dets = [d for part in per_frame for d in part]
-            if not dets:
-                merged.append([])
-                continue
-            boxes = [np.asarray([[d.x1, d.y1, d.x2, d.y2, d.score]], np.float32) for d in dets]
-            merged.append(as_detections(self.kind, merge_detections(boxes, 0.3)))
-        return merged
+        return [
+            as_detections(
+                self.kind,
+                merge_detections([_as_boxes(dets) for dets in per_frame], UNION_MERGE_IOU),
+            )
+            for per_frame in zip(*found, strict=True)
+        ]
+
+
+def _as_boxes(dets: Sequence[Detection]) -> FloatArray:
+    return np.asarray([[d.x1, d.y1, d.x2, d.y2, d.score] for d in dets], np.float32).reshape(-1, 5)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -91,8 +91,8 @@ def plan_letterbox(height: int, width: int, max_side: int, stride: int = STRIDE)
         width=width,
         resized_h=resized_h,
         resized_w=resized_w,
-        canvas_h=math.ceil(resized_h / stride) * stride,
-        canvas_w=math.ceil(resized_w / stride) * stride,
+        canvas_h=ceil_to(resized_h, stride),
+        canvas_w=ceil_to(resized_w, stride),
     )
 
 
@@ -143,14 +143,31 @@ def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> NDArray[
     return np.asarray(keep, dtype=np.intp)
 
 
+def ceil_to(value: float, step: int) -> int:
+    """``value`` rounded up to a multiple of ``step``."""
+    return int(math.ceil(value / step) * step)
+
+
+def to_frame_pixels(
+    dets: FloatArray, plan: Letterbox, x: int = 0, y: int = 0
+) -> NDArray[np.float64]:
+    """Canvas boxes ``[N, 5]`` (x1, y1, x2, y2, score) of an image placed per ``plan`` to its
+    pixels, clipped to it; ``x``, ``y``: where that image (a crop, a tile) lies in its frame."""
+    out = dets.astype(np.float64)
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]] / plan.scale_x, 0.0, float(plan.width)) + x
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]] / plan.scale_y, 0.0, float(plan.height)) + y
+    return out
+
+
+def as_detections(kind: Kind, boxes: NDArray[np.floating[Any]]) -> list[Detection]:
+    """Frame-pixel boxes ``[N, 5]`` as detections (empty boxes dropped)."""
+    return [
+        Detection(kind, x1, y1, x2, y2, score)
+        for x1, y1, x2, y2, score in boxes.tolist()
+        if x2 > x1 and y2 > y1
+    ]
+
+
 def to_frame(kind: Kind, dets: FloatArray, plan: Letterbox) -> list[Detection]:
     """Canvas boxes ``[N, 5]`` (x1, y1, x2, y2, score) to detections in frame pixels."""
-    found = []
-    for x1, y1, x2, y2, score in dets.tolist():
-        fx1 = min(max(x1 / plan.scale_x, 0.0), float(plan.width))
-        fy1 = min(max(y1 / plan.scale_y, 0.0), float(plan.height))
-        fx2 = min(max(x2 / plan.scale_x, 0.0), float(plan.width))
-        fy2 = min(max(y2 / plan.scale_y, 0.0), float(plan.height))
-        if fx2 > fx1 and fy2 > fy1:
-            found.append(Detection(kind, fx1, fy1, fx2, fy2, float(score)))
-    return found
+    return as_detections(kind, to_frame_pixels(dets, plan))

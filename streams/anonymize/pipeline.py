@@ -90,6 +90,12 @@ class EncodedOutcome:
     latency_ms: float
 
 
+def _declared(job: EncodedJob) -> tuple[int, int, codec.Encoding]:
+    """(width, height, encoding) as the producer declared them, for a frame never decoded."""
+    width, height = job.declared_size or (0, 0)
+    return width, height, job.encoding or "JPEG"
+
+
 @dataclass
 class Anonymizer:
     """Detectors plus the rules above; safe to call from several pool threads at once."""
@@ -300,10 +306,7 @@ class Anonymizer:
             outcomes = {
                 i: FrameOutcome(None, fail_closed=True, error=error) for i in range(len(jobs))
             }
-            sizes = {
-                i: (*(job.declared_size or (0, 0)), job.encoding or "JPEG")
-                for i, job in enumerate(jobs)
-            }
+            sizes = {i: _declared(job) for i, job in enumerate(jobs)}
         encoded = [self._encode(outcomes[i], sizes[i][2], jobs[i].config) for i in range(len(jobs))]
         latency = (self.clock() - start) * 1000.0
         return [
@@ -326,8 +329,7 @@ class Anonymizer:
             except ImageError as exc:
                 self._count(f"error.{exc.reason}")
                 outcomes[i] = FrameOutcome(None, error=exc)
-                width, height = job.declared_size or (0, 0)
-                sizes[i] = (width, height, job.encoding or "JPEG")
+                sizes[i] = _declared(job)
                 continue
             decoded.append(image)
             index.append(i)

@@ -254,8 +254,8 @@ def load_detectors(
 ) -> DetectorSet:
     """Sessions for both models from the verified cache (``camguard models fetch`` first).
 
-    With ``calibrate`` on a GPU each detector is timed at batch sizes 1, 2, 4 ... ``batch_max_frames``
-    on a 720p frame and keeps the size with the best throughput within
+    With ``calibrate`` on a GPU each detector is timed at batch sizes 1, 2, 4 ...
+    ``batch_max_frames`` on a 720p frame and keeps the size with the best throughput within
     :data:`BATCH_LATENCY_BUDGET_MS` (this also builds TensorRT engines before traffic).
     """
     optimizer = optimizer or get_optimizer(settings)
