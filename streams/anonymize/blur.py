@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from streams.anonymize.geometry import Detection, Image
+from streams.settings import FACE_SCORE_THRESHOLD, PLATE_SCORE_THRESHOLD
 
 BlurMode = Literal["gaussian", "pixelate", "solid"]
 MaskShape = Literal["box", "ellipse"]
@@ -38,8 +39,8 @@ class BlurConfig(BaseModel):
     mask_margin: float = Field(default=0.1, ge=0.0, le=1.0)
     fail_closed: bool = True
     fail_closed_action: Literal["blur", "drop"] = "blur"
-    face_score_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
-    plate_score_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    face_score_threshold: float = Field(default=FACE_SCORE_THRESHOLD, ge=0.0, le=1.0)
+    plate_score_threshold: float = Field(default=PLATE_SCORE_THRESHOLD, ge=0.0, le=1.0)
     solid_color: tuple[int, int, int] = (0, 0, 0)
 
     def wants(self, kind: str) -> bool:

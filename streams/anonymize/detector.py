@@ -31,6 +31,7 @@ from streams.anonymize.geometry import (
     plan_letterbox,
     to_frame_pixels,
 )
+from streams.settings import FACE_SCORE_THRESHOLD, PLATE_SCORE_THRESHOLD
 
 CONTAINED = 0.7  # a box this much inside a better one is the same region cut by a tile edge
 UNION_MERGE_IOU = 0.3  # boxes of different models of one kind that are the same region
@@ -84,7 +85,7 @@ CENTERFACE = ModelCodec(
     output_names=centerface.OUTPUT_NAMES,
     preprocess=centerface.preprocess,
     decode=centerface.decode,
-    default_threshold=0.4,
+    default_threshold=FACE_SCORE_THRESHOLD,
     merge_iou=centerface.NMS_IOU,
 )
 
@@ -95,7 +96,7 @@ CLP_DET = ModelCodec(
     output_names=plates.OUTPUT_NAMES,
     preprocess=plates.preprocess,
     decode=plates.decode,
-    default_threshold=0.5,
+    default_threshold=PLATE_SCORE_THRESHOLD,
     merge_iou=plates.NMS_IOU,
 )
 

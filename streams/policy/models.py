@@ -18,7 +18,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streams.policy.exceptions import InvalidPolicyConfigError
-from streams.settings import Settings
+from streams.settings import FACE_SCORE_THRESHOLD, PLATE_SCORE_THRESHOLD, Settings
 
 Channel = Annotated[int, Field(ge=0, le=255)]
 
@@ -44,8 +44,8 @@ class PrivacyPolicy(PolicyModel):
         default=True, description="Detection failure: anonymize the whole frame, never pass it"
     )
     fail_closed_action: Literal["blur", "drop"] = "blur"
-    face_score_threshold: float = Field(default=0.4, gt=0.0, le=1.0)
-    plate_score_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    face_score_threshold: float = Field(default=FACE_SCORE_THRESHOLD, gt=0.0, le=1.0)
+    plate_score_threshold: float = Field(default=PLATE_SCORE_THRESHOLD, gt=0.0, le=1.0)
     solid_color: tuple[Channel, Channel, Channel] = Field(
         default=(0, 0, 0), strict=False, description="BGR fill of blur_mode solid"
     )

@@ -10,12 +10,12 @@ from streams.anonymize.detector import Tiling
 from streams.anonymize.geometry import Detection
 from streams.anonymize.pipeline import Anonymizer
 from streams.anonymize.runtime import DetectorSet, tiling_for
-from streams.settings import Settings
+from streams.settings import FACE_SCORE_THRESHOLD, Settings
 from tests.models.scenes import ASTRONAUT_FACE, astronaut_bgr, face_composite, iou
 
 pytestmark = pytest.mark.models
 
-FACE_HEIGHTS = (16, 24, 32, 48, 64, 96, 160, 240)
+FACE_HEIGHTS = (16, 20, 24, 32, 48, 64, 96, 160, 240)
 
 
 def _box(det: Detection) -> tuple[float, float, float, float]:
@@ -58,7 +58,7 @@ def _recall(
     recall = {}
     for face_height in FACE_HEIGHTS:
         scenes = [face_composite(*frame, face_height, rng) for _ in range(3)]
-        found = detectors.face.detect([image for image, _ in scenes], 0.4)
+        found = detectors.face.detect([image for image, _ in scenes], FACE_SCORE_THRESHOLD)
         hits = [
             any(iou(_box(d), truth) >= 0.3 for d in dets)
             for dets, (_, truth) in zip(found, scenes, strict=True)
@@ -100,7 +100,8 @@ def test_face_recall_by_size_at_several_positions(
     name = "tiles" if tiling else "no tiles"
     print(f"\nface recall, {frame[1]}x{frame[0]}, max_side={max_side}, {name}: {recall}")
     assert all(recall[h] == 1.0 for h in FACE_HEIGHTS if h >= smallest_sure), recall
-    assert recall[16] == 0.0  # below the model's reach: documented, not a regression
+    # 16 px is below the model's reach: at threshold 0.3 a few are found, never all
+    assert recall[16] < 1.0
 
 
 def test_faces_in_a_batch_of_mixed_cameras_are_all_blurred(
