@@ -1,6 +1,6 @@
 """Ingest resilience: a memory + disk ResilienceQueue and the ResilientProducer on top of it."""
 
-from streams.spool.config import Backpressure, FsyncPolicy, Persistence, QueueConfig
+from streams.spool.config import AckMode, Backpressure, FsyncPolicy, Persistence, QueueConfig
 from streams.spool.exceptions import (
     DiskFullError,
     ItemTooLargeError,
@@ -12,6 +12,7 @@ from streams.spool.queue import QueueItem, ResilienceQueue
 from streams.spool.stats import QueueStats
 
 __all__ = [
+    "AckMode",
     "Backpressure",
     "DiskFullError",
     "FsyncPolicy",

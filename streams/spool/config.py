@@ -35,6 +35,17 @@ class FsyncPolicy(StrEnum):
     """Leave it to the OS; survives a process crash, not a power cut."""
 
 
+class AckMode(StrEnum):
+    """How items handed out by ``dequeue_batch`` are settled."""
+
+    EXPLICIT = "explicit"
+    """At-least-once: an item stays in flight (and counts against the limits) until ``ack``,
+    ``nack`` or ``drop``; a crash before the ack replays it."""
+    AUTO = "auto"
+    """At-most-once: ``dequeue_batch`` acknowledges what it returns, as if ``ack`` followed;
+    ``ack``/``nack`` are no-ops and an item lost by the caller after dequeue is gone."""
+
+
 class Persistence(StrEnum):
     """Which items are written to the disk spool."""
 
@@ -72,6 +83,8 @@ class QueueConfig:
     """After a disk-full error, how long new items avoid the disk (unless space is freed)."""
     max_priority: int = 9
     """Priorities run from 0 (most urgent, dequeued first) to ``max_priority``."""
+    ack_mode: AckMode = AckMode.EXPLICIT
+    """EXPLICIT (the gateway: settled by ``ack``) or AUTO (settled when dequeued)."""
 
     def __post_init__(self) -> None:
         positive = {

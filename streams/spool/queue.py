@@ -12,7 +12,10 @@ Items live in memory while there is room and the sink is up; the disk spool take
 memory is full or after :meth:`mark_sink_down` (which also spills what memory holds), or for
 every item with ``Persistence.ALWAYS``. Priority 0 is the most urgent; within a priority items
 leave in the order they came (FIFO), wherever they are stored. Delivery is at-least-once: an
-item is settled only by :meth:`ack` (or dropped by expiry, eviction or :meth:`drop`).
+item is settled only by :meth:`ack` (or dropped by expiry, eviction or :meth:`drop`). With
+``QueueConfig(ack_mode=AckMode.AUTO)`` it is at-most-once instead: ``dequeue_batch`` settles
+what it returns, so a consumer that never acknowledges does not fill the queue with items in
+flight (the ``common_schemas`` API works this way; the gateway keeps explicit acks).
 
 The bookkeeping is :class:`~streams.spool.book.QueueBook` (pure, ``now`` passed in); file I/O
 happens in :class:`~streams.spool.segments.SegmentStore` on one executor thread.
@@ -32,7 +35,7 @@ from functools import partial
 from types import TracebackType
 
 from streams.spool.book import RECORD_OVERHEAD, Entry, Placement, QueueBook, Status, Tier
-from streams.spool.config import Backpressure, FsyncPolicy, Persistence, QueueConfig
+from streams.spool.config import AckMode, Backpressure, FsyncPolicy, Persistence, QueueConfig
 from streams.spool.exceptions import (
     DiskFullError,
     ItemTooLargeError,
@@ -308,7 +311,8 @@ class ResilienceQueue:
         """Up to ``max_items`` (default ``batch_size``) items, most urgent first.
 
         Waits up to ``wait_s`` seconds (None: until an item or close) when the queue is
-        empty; returns an empty list then. Items stay in flight until acked or nacked.
+        empty; returns an empty list then. Items stay in flight until acked or nacked, unless
+        the queue is in ``AckMode.AUTO``: then they are acknowledged before they are returned.
         """
         if not self._opened:
             await self.open()
@@ -323,6 +327,8 @@ class ResilienceQueue:
                 items = await self._materialise(taken)
                 if items:
                     self._totals["dequeued"] += len(items)
+                    if self.config.ack_mode is AckMode.AUTO:
+                        await self._settle_acked([e for e in taken if e.status is Status.IN_FLIGHT])
                     return items
             if taken or expired:
                 continue  # something may have arrived while we awaited
@@ -370,7 +376,10 @@ class ResilienceQueue:
 
     async def ack(self, items: Iterable[QueueItem]) -> None:
         """The items were delivered: forget them (durably under ``FsyncPolicy.ALWAYS``)."""
-        done = self._book.settle(self._in_flight(items))
+        await self._settle_acked(self._in_flight(items))
+
+    async def _settle_acked(self, entries: list[Entry]) -> None:
+        done = self._book.settle(entries)
         self._totals["acked"] += len(done)
         self._totals["drained"] += sum(1 for e in done if e.tier is Tier.DISK)
         await self._release(done, wait=self.config.fsync is FsyncPolicy.ALWAYS)

@@ -9,6 +9,7 @@ import pytest
 from spool_helpers import FakeClock, drain
 
 from streams.spool import (
+    AckMode,
     Backpressure,
     ItemTooLargeError,
     Persistence,
@@ -266,3 +267,46 @@ async def test_priority_out_of_range_is_refused() -> None:
     queue = ResilienceQueue("q", QueueConfig(max_priority=3))
     with pytest.raises(ValueError, match="priority"):
         await queue.enqueue(b"x", priority=4)
+
+
+async def test_explicit_acks_fill_the_queue_with_items_in_flight() -> None:
+    config = QueueConfig(max_queue_size=3, backpressure=Backpressure.RAISE)
+    queue = ResilienceQueue("q", config)
+    for value in items("v", 3):
+        await queue.enqueue(value)
+    assert len(await queue.dequeue_batch()) == 3  # handed out, never acknowledged
+    with pytest.raises(QueueFullError):
+        await queue.enqueue(b"more")
+    assert queue.stats().in_flight == 3
+
+
+async def test_auto_ack_never_stalls_a_consumer_that_does_not_acknowledge() -> None:
+    config = QueueConfig(
+        max_queue_size=3, batch_size=2, backpressure=Backpressure.RAISE, ack_mode=AckMode.AUTO
+    )
+    queue = ResilienceQueue("q", config)
+    seen: list[bytes] = []
+    for value in items("v", 30):
+        await queue.enqueue(value)
+        seen.extend(item.value for item in await queue.dequeue_batch())
+    assert seen == items("v", 30)
+    stats = queue.stats()
+    assert (stats.in_flight, stats.total_queued, stats.acked_total) == (0, 0, 30)
+    await queue.nack([])  # a no-op in auto mode, like ack
+
+
+async def test_auto_ack_releases_the_disk_so_nothing_replays(tmp_path: Path) -> None:
+    config = QueueConfig(max_queue_size=2, spool_dir=tmp_path, ack_mode=AckMode.AUTO)
+    async with ResilienceQueue("q", config) as queue:
+        for value in items("v", 6):
+            await queue.enqueue(value)
+        assert queue.stats().disk_queue_size == 4
+        first = await queue.dequeue_batch(4)
+        assert [item.value for item in first] == items("v", 4)
+        await queue.ack(first)  # already settled: changes nothing
+        assert queue.stats().acked_total == 4
+    async with ResilienceQueue("q", config) as queue:
+        assert [item.value for item in await queue.dequeue_batch()] == [b"v4", b"v5"]
+        assert queue.stats().drained_total == 2
+    async with ResilienceQueue("q", config) as queue:
+        assert queue.stats().recovered_total == 0
