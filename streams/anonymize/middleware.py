@@ -5,9 +5,18 @@ bounded thread pool, never on the event loop: onnxruntime, OpenCV and PyAV relea
 ``worker_pool_size`` threads run in parallel, and at most twice that many jobs wait for them
 (callers beyond that wait on the semaphore: backpressure instead of an unbounded queue).
 
+Two levels, one core:
+
+- ``process_frame`` / ``process_image_b64`` (the platform specification's calls) return the
+  anonymized frame / base64 image itself;
+- ``anonymize_frame`` / ``anonymize_image_b64`` return the rich result (boxes, counts,
+  ``fail_closed``, the error that forced it).
+
 Errors: a bad input raises its :class:`~streams.anonymize.exceptions.ImageError`; a detection
 failure raises :class:`DetectionError` unless the config fails closed, in which case the result
-is the whole-frame blur (or no image, for ``drop``) with ``fail_closed`` set.
+is the whole-frame blur with ``fail_closed`` set. With ``fail_closed_action="drop"`` there is no
+image: the rich calls return the outcome without one, the plain calls raise the error, so a
+caller of ``process_frame`` never receives a frame that was not anonymized.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from typing import Any, TypeVar
 
 from streams.anonymize.blur import BlurConfig
 from streams.anonymize.clip import ClipSummary, anonymize_clip
-from streams.anonymize.exceptions import CorruptImageError
+from streams.anonymize.exceptions import AnonymizeError, AnonymizeFailedError, CorruptImageError
 from streams.anonymize.geometry import Image
 from streams.anonymize.hold import BoxHold
 from streams.anonymize.images import Encoding
@@ -58,7 +67,8 @@ def model_versions(loaded: DetectorSet) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ImageResult:
-    """Result of :meth:`AnonymizationMiddleware.process_image_b64`."""
+    """Result of :meth:`AnonymizationMiddleware.anonymize_image_b64` (``image_b64`` is empty
+    when the frame was dropped; ``error`` says why it failed closed)."""
 
     image_b64: str
     encoding: Encoding
@@ -67,11 +77,17 @@ class ImageResult:
     boxes: list[dict[str, object]]
     fail_closed: bool
     latency_ms: float
+    error: AnonymizeError | None = None
 
 
 def _raise_unless_published(outcome: FrameOutcome) -> None:
     if outcome.image is None and not outcome.fail_closed and outcome.error is not None:
         raise outcome.error
+
+
+def _withheld(error: AnonymizeError | None) -> AnonymizeError:
+    """Why a frame has no anonymized image (dropped or withheld after failing closed)."""
+    return error or AnonymizeFailedError("the frame was withheld")
 
 
 class AnonymizationMiddleware:
@@ -128,11 +144,25 @@ class AnonymizationMiddleware:
         )
         return [outcome for part in parts for outcome in part]
 
-    async def process_frame(self, frame: Image, config: BlurConfig | None = None) -> FrameOutcome:
-        """Anonymize one decoded frame; ``outcome.image`` has the input's layout."""
+    async def anonymize_frame(self, frame: Image, config: BlurConfig | None = None) -> FrameOutcome:
+        """Anonymize one decoded frame; ``outcome.image`` has the input's layout (None only
+        when the config fails closed by dropping)."""
         (outcome,) = await self.process_frames([frame], [config or self.default_config])
         _raise_unless_published(outcome)
         return outcome
+
+    async def process_frame(self, frame: Image, config: BlurConfig | None = None) -> Image:
+        """The anonymized copy of a decoded frame (BGR, BGRA or grayscale uint8): same shape
+        and dtype; the whole-frame blur where detection failed and the config fails closed.
+
+        Raises the frame's error where there is no image to return (a bad input, a failure
+        with ``fail_closed`` off, or ``fail_closed_action="drop"``); the input is never
+        returned unanonymized. :meth:`anonymize_frame` has the boxes and counts.
+        """
+        outcome = await self.anonymize_frame(frame, config)
+        if outcome.image is None:
+            raise _withheld(outcome.error)
+        return outcome.image
 
     def _chunks(self, count: int) -> list[slice]:
         """Split a batch over the pool: never below the detectors' tuned batch size (a GPU
@@ -152,7 +182,17 @@ class AnonymizationMiddleware:
         )
         return [result for part in parts for result in part]
 
-    async def process_image_b64(
+    async def process_image_b64(self, image_b64: str, config: BlurConfig | None = None) -> str:
+        """The anonymized image as base64, in the input's encoding (JPEG or PNG).
+
+        Raises like :meth:`process_frame`; :meth:`anonymize_image_b64` has boxes and counts.
+        """
+        result = await self.anonymize_image_b64(image_b64, config)
+        if not result.image_b64:
+            raise _withheld(result.error)
+        return result.image_b64
+
+    async def anonymize_image_b64(
         self, image_b64: str, config: BlurConfig | None = None
     ) -> ImageResult:
         """Anonymize a base64 JPEG/PNG; the result is base64 in the same encoding."""
@@ -170,6 +210,7 @@ class AnonymizationMiddleware:
             boxes=[d.as_box() for d in result.outcome.detections],
             fail_closed=result.outcome.fail_closed,
             latency_ms=result.latency_ms,
+            error=result.outcome.error,
         )
 
     async def process_clip(

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from streams.anonymize.blur import BlurConfig
+from streams.anonymize.blur import BlurConfig, laplacian_variance
 from streams.anonymize.detector import FakeDetector
 from streams.anonymize.exceptions import CorruptImageError, DetectionError, UnsupportedImageError
 from streams.anonymize.geometry import Detection, Image
@@ -53,7 +53,7 @@ def _frame() -> np.ndarray:
 async def test_inference_runs_off_the_event_loop() -> None:
     gated = GatedDetector()
     async with _middleware(gated) as middleware:
-        task = asyncio.ensure_future(middleware.process_frame(_frame()))
+        task = asyncio.ensure_future(middleware.anonymize_frame(_frame()))
         # the loop keeps running while inference is blocked in the pool
         deadline = asyncio.get_running_loop().time() + 10
         while not gated.entered.is_set():
@@ -67,17 +67,34 @@ async def test_inference_runs_off_the_event_loop() -> None:
 
 async def test_process_frame_returns_the_blurred_frame() -> None:
     frame = _frame()
+    original = frame.copy()
     async with _middleware() as middleware:
-        outcome = await middleware.process_frame(frame, BlurConfig())
+        blurred = await middleware.process_frame(frame, BlurConfig())
+        outcome = await middleware.anonymize_frame(frame, BlurConfig())
+    assert (blurred.shape, blurred.dtype) == (frame.shape, frame.dtype)
+    assert not (blurred[100:220, 100:200] == frame[100:220, 100:200]).all()
+    assert (blurred[300:, 300:] == frame[300:, 300:]).all()
+    assert (frame == original).all()  # the caller's frame is not written to
     assert outcome.image is not None
-    assert not (outcome.image[100:220, 100:200] == frame[100:220, 100:200]).all()
-    assert (outcome.image[300:, 300:] == frame[300:, 300:]).all()
+    assert (outcome.image == blurred).all()
+    assert outcome.faces == 1
 
 
-async def test_process_image_b64_round_trip() -> None:
+async def test_process_image_b64_returns_base64_of_the_anonymized_image() -> None:
+    frame = _frame()
+    data = base64.b64encode(cv2.imencode(".png", frame)[1].tobytes()).decode()
+    async with _middleware() as middleware:
+        encoded = await middleware.process_image_b64(data, BlurConfig())
+    decoded = cv2.imdecode(np.frombuffer(base64.b64decode(encoded), np.uint8), 1)
+    assert decoded.shape == frame.shape
+    assert not (decoded[100:220, 100:200] == frame[100:220, 100:200]).all()
+    assert (decoded[300:, 300:] == frame[300:, 300:]).all()  # PNG: lossless outside the box
+
+
+async def test_anonymize_image_b64_round_trip() -> None:
     data = base64.b64encode(cv2.imencode(".jpg", _frame())[1].tobytes()).decode()
     async with _middleware() as middleware:
-        result = await middleware.process_image_b64(data)
+        result = await middleware.anonymize_image_b64(data)
         assert middleware.stats()["counters"]["frames"] == 1
     assert result.encoding == "JPEG"
     assert result.faces == 1
@@ -94,16 +111,35 @@ async def test_bad_inputs_raise_typed_errors_and_the_middleware_keeps_working() 
             await middleware.process_image_b64(base64.b64encode(b"\xff\xd8garbage").decode())
         with pytest.raises(UnsupportedImageError):
             await middleware.process_frame(np.zeros((4, 4, 2), np.uint8))
-        assert (await middleware.process_frame(_frame())).faces == 1
+        assert (await middleware.anonymize_frame(_frame())).faces == 1
 
 
 async def test_detection_failure_raises_only_when_not_failing_closed() -> None:
     failing = FakeDetector(error=DetectionError("gpu lost"))
     async with _middleware(failing) as middleware:
-        closed = await middleware.process_frame(_frame())
+        closed = await middleware.anonymize_frame(_frame())
         assert closed.fail_closed
         with pytest.raises(DetectionError):
-            await middleware.process_frame(_frame(), BlurConfig(fail_closed=False))
+            await middleware.anonymize_frame(_frame(), BlurConfig(fail_closed=False))
+
+
+async def test_the_plain_calls_return_the_fail_closed_frame_or_raise_never_the_input() -> None:
+    failing = FakeDetector(error=DetectionError("gpu lost"))
+    frame = _frame()
+    data = base64.b64encode(cv2.imencode(".png", frame)[1].tobytes()).decode()
+    drop = BlurConfig(fail_closed_action="drop")
+    async with _middleware(failing) as middleware:
+        whole = await middleware.process_frame(frame)
+        assert whole.shape == frame.shape
+        assert laplacian_variance(whole) < laplacian_variance(frame) / 100
+        for config in (drop, BlurConfig(fail_closed=False)):
+            with pytest.raises(DetectionError, match="gpu lost"):
+                await middleware.process_frame(frame, config)
+            with pytest.raises(DetectionError, match="gpu lost"):
+                await middleware.process_image_b64(data, config)
+        dropped = await middleware.anonymize_image_b64(data, drop)
+    assert (dropped.image_b64, dropped.fail_closed) == ("", True)
+    assert isinstance(dropped.error, DetectionError)
 
 
 def _write_clip(path: Path, frames: int, fps: int) -> None:
