@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     breaker_slow_call_ms: float | None = Field(default=None, gt=0)
     breaker_backoff_multiplier: float = Field(default=2.0, ge=1)
     breaker_max_recovery_timeout_s: float = Field(default=600.0, gt=0)
-    breaker_jitter_ratio: float = Field(default=1.0, ge=0, le=1, description="1 = full jitter")
+    breaker_jitter_ratio: float = Field(
+        default=0.1, ge=0, le=1, description="recovery wait within +-this share of the backoff"
+    )
     breaker_half_open_max_probes: int = Field(default=1, ge=1)
     store_batch_size: int = Field(default=500, ge=1, description="cameras rows per upsert")
     store_max_pending: int = Field(default=100_000, ge=1)

@@ -5,7 +5,7 @@ breaker: no clock, no I/O, no Faust. ``now`` is seconds on whatever clock the ca
 consistent (epoch seconds for breakers kept in a Faust table, since the state outlives the
 process; ``time.monotonic()`` for an in-process
 :class:`~streams.resilience.circuit.CircuitBreaker`).
-Randomness (full jitter on the recovery timeout) comes from the ``rng`` passed in.
+Randomness (the jitter on the recovery timeout) comes from the ``rng`` passed in.
 
 States and moves::
 
@@ -52,8 +52,12 @@ class CircuitBreakerConfig:
     recovery_timeout_s: float = 60.0
     backoff_multiplier: float = 2.0
     max_recovery_timeout_s: float = 600.0
-    jitter_ratio: float = 1.0
-    """1.0 = full jitter: wait uniform(0, timeout]; 0.0 = exactly the timeout."""
+    jitter_ratio: float = 0.1
+    """Bounded jitter: the wait is drawn uniformly within ``±jitter_ratio`` of the backoff
+    (0.1: 54-66 s for a 60 s timeout), capped at ``max_recovery_timeout_s``; 0.0 = exactly
+    the backoff. It spreads the probes of breakers tripped together without ever retrying
+    much sooner than ``recovery_timeout_s`` (full jitter could retry after a fraction of a
+    second)."""
     success_threshold: int = 3
     half_open_max_probes: int = 1
     probe_timeout_s: float = 30.0
@@ -79,6 +83,16 @@ class CircuitBreakerConfig:
         """The recovery timeout before jitter after the ``trips``-th consecutive trip."""
         growth = self.backoff_multiplier ** max(trips - 1, 0)
         return min(self.max_recovery_timeout_s, self.recovery_timeout_s * growth)
+
+    def recovery_wait(self, trips: int, draw: float) -> float:
+        """How long the ``trips``-th consecutive trip stays open, for ``draw`` in [0, 1).
+
+        ``draw`` 0.5 is the backoff itself; 0 and 1 its lower and upper jitter bounds. Never
+        more than ``max_recovery_timeout_s``, never zero.
+        """
+        backoff = self.backoff_ceiling(trips)
+        wait = backoff * (1.0 + self.jitter_ratio * (2.0 * draw - 1.0))
+        return max(min(wait, self.max_recovery_timeout_s), 1e-3)
 
 
 @dataclass(frozen=True)
@@ -195,7 +209,7 @@ def step(
 ) -> tuple[BreakerState, tuple[Transition, ...]]:
     """Apply ``event`` at ``now``; return the new state and the transitions it caused.
 
-    ``rng`` draws the jitter when the breaker opens; without one there is no jitter.
+    ``rng`` draws the jitter when the breaker opens; without one the wait is the backoff.
     """
     kind = type(event)
     if kind is Success and state.state is _CLOSED and config.slow_call_threshold_ms is None:
@@ -335,10 +349,7 @@ def _open(
     forced: bool = False,
 ) -> tuple[BreakerState, tuple[Transition, ...]]:
     trips = state.trips + 1
-    ceiling = config.backoff_ceiling(trips)
-    jitter = rng.random() if rng is not None else 0.0
-    # Full jitter spreads the probes of many breakers tripped together; never wait zero.
-    wait = max(ceiling * (1.0 - config.jitter_ratio * jitter), 1e-3)
+    wait = config.recovery_wait(trips, rng.random() if rng is not None else 0.5)
     new = evolve(
         state,
         state=State.OPEN,

@@ -58,7 +58,12 @@ def test_invariants_hold_for_any_history(
         assert len(state.window) <= CONFIG.window_size
         if state.state is State.OPEN and not state.forced:
             assert state.retry_at is not None
-            assert 0 < state.retry_at - (state.opened_at or 0) <= CONFIG.max_recovery_timeout_s
+            wait = state.retry_at - (state.opened_at or 0)
+            backoff = CONFIG.backoff_ceiling(state.trips)
+            assert 0 < wait <= CONFIG.max_recovery_timeout_s
+            # bounded jitter: never much sooner (nor later) than the backoff of this trip
+            low, high = (1 - CONFIG.jitter_ratio) * backoff, (1 + CONFIG.jitter_ratio) * backoff
+            assert low - 1e-9 <= wait <= high + 1e-9
         if isinstance(event, Acquire) and not allowed:
             assert state.rejected_count() == before.rejected_count() + 1
         for move in moves:

@@ -180,9 +180,9 @@ def test_refused_calls_are_counted_by_reason() -> None:
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_backoff_grows_per_trip_within_full_jitter_bounds(seed: int) -> None:
+def test_backoff_grows_per_trip_within_bounded_jitter(seed: int) -> None:
     config = CircuitBreakerConfig(
-        recovery_timeout_s=10, backoff_multiplier=2, max_recovery_timeout_s=100, jitter_ratio=1
+        recovery_timeout_s=10, backoff_multiplier=2, max_recovery_timeout_s=100, jitter_ratio=0.2
     )
     rng, state, now = random.Random(seed), BreakerState(), 0.0
     for _ in range(5):
@@ -192,15 +192,39 @@ def test_backoff_grows_per_trip_within_full_jitter_bounds(seed: int) -> None:
         assert state.state is State.OPEN
         assert state.retry_at is not None
         wait = state.retry_at - now
-        ceiling = min(100.0, 10.0 * 2 ** (trip - 1))
-        assert 0 < wait <= ceiling
+        backoff = min(100.0, 10.0 * 2 ** (trip - 1))
+        assert 0.8 * backoff - 1e-9 <= wait <= min(100.0, 1.2 * backoff) + 1e-9
         waits.append(wait)
         now = state.retry_at
         state, _ = step(state, A, now, config, rng)
         state, moves = step(state, F, now, config, rng)
         assert [m.reason for m in moves] == ["probe_failure"]
         assert moves[0].retry_after_s == pytest.approx(state.retry_at - now)  # type: ignore[operator]
+    assert waits[:4] == sorted(waits[:4])  # +-20 % jitter never undoes a doubling
     assert config.backoff_ceiling(7) == 100.0
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_the_spec_breaker_first_opens_for_about_the_recovery_timeout(seed: int) -> None:
+    """``CircuitBreakerConfig(failure_threshold=5, recovery_timeout=60, success_threshold=3)``."""
+    config = CircuitBreakerConfig(failure_threshold=5, recovery_timeout_s=60.0, success_threshold=3)
+    state, rng = BreakerState(), random.Random(seed)
+    for t in range(5):
+        state, moves = step(state, F, t, config, rng)
+    assert state.retry_at is not None
+    assert 54.0 <= state.retry_at - 4 <= 66.0  # the default jitter: +-10 %
+    assert moves[0].retry_after_s == pytest.approx(state.retry_at - 4)
+    assert admission(state, 4 + 50.0, config).allowed is False
+
+
+def test_jitter_bounds_are_exact_at_the_extreme_draws() -> None:
+    config = CircuitBreakerConfig(recovery_timeout_s=60, max_recovery_timeout_s=100)
+    assert config.recovery_wait(1, 0.0) == pytest.approx(54.0)
+    assert config.recovery_wait(1, 0.5) == pytest.approx(60.0)
+    assert config.recovery_wait(1, 0.999999) == pytest.approx(66.0, abs=1e-3)
+    assert config.recovery_wait(2, 0.999999) == 100.0  # 132 s capped at the maximum
+    full = CircuitBreakerConfig(recovery_timeout_s=60, jitter_ratio=1.0)
+    assert full.recovery_wait(1, 0.0) == 1e-3  # never zero
 
 
 def test_jitter_is_reproducible_from_the_seed() -> None:
