@@ -32,6 +32,7 @@ from streams.anonymize.models import (
     resolve_model,
 )
 from streams.anonymize.providers import (
+    ORT_NAMES,
     InputShapes,
     ProviderPlan,
     ThreadConfig,
@@ -64,7 +65,14 @@ class ONNXOptimizer:
     """Provider and device decisions for each model (the seed's interface).
 
     ``gpu_available=False`` keeps every model on the CPU even where onnxruntime-gpu is
-    installed.
+    installed. ``available`` is what onnxruntime offers (:func:`get_optimizer` passes
+    ``onnxruntime.get_available_providers()``); without it the plan is for the declared
+    device: TensorRT -> CUDA -> CPU with a GPU, CPU alone without (a session still falls back
+    down the list, :meth:`create_session`).
+
+    Any model name is planned: camguard's own (:data:`MODEL_CODECS`) get their TensorRT shape
+    profile and int8 copy; another name (a service's ``"yolo"``, ``"reid"``) gets the same
+    providers, threads and batch size, in fp32, without a fixed shape profile.
     """
 
     def __init__(
@@ -75,28 +83,33 @@ class ONNXOptimizer:
         cpu_count: int | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        offered = list(available) if available is not None else available_providers()
+        offered = list(available) if available is not None else list(ORT_NAMES.values())
         if not gpu_available:
-            offered = [p for p in offered if p == "CPUExecutionProvider"]
+            offered = [p for p in offered if p == ORT_NAMES["cpu"]]
         self.available = offered
         self.cpu_count = cpu_count or os.cpu_count() or 1
 
     def plan(self, model: str) -> ProviderPlan:
-        spec, codec = MODEL_CODECS[model]
-        return select_providers(
-            self.settings.providers,
-            self.available,
-            engine_cache=self.settings.models_dir / "trt-engines",
-            shapes=InputShapes(
+        known = MODEL_CODECS.get(model)
+        shapes = None
+        if known is not None:
+            spec, codec = known
+            shapes = InputShapes(
                 codec.input_name,
                 self.settings.batch_max_frames,
                 largest_input_side(self.settings, codec.kind),
                 channels_last=spec.bgr_uint8_input,
-            ),
+            )
+        return select_providers(
+            self.settings.providers,
+            self.available,
+            engine_cache=self.settings.models_dir / "trt-engines",
+            shapes=shapes,
         )
 
     def get_providers(self, model: str) -> list[tuple[str, dict[str, str]]]:
-        """onnxruntime's ``providers=`` argument for ``model`` (``centerface``/``clp_det``)."""
+        """onnxruntime's ``providers=`` argument for ``model``: ``(name, options)`` pairs in
+        the order TensorRT, CUDA, CPU, as far as the device and ``CAMGUARD_PROVIDERS`` allow."""
         return list(self.plan(model).providers)
 
     def threads(self, model: str) -> ThreadConfig:
@@ -111,17 +124,18 @@ class ONNXOptimizer:
         """Which copy of ``model`` to load: the static int8 one where the model has one and
         ``face_precision`` asks for it (``auto``: on CPU only; a GPU runs fp32, or fp16 under
         TensorRT), else fp32."""
-        spec, _ = MODEL_CODECS[model]
+        known = MODEL_CODECS.get(model)
         wanted = self.settings.face_precision
         if wanted == "auto":
             wanted = "fp32" if self.plan(model).gpu else "int8"
-        return "int8" if spec.int8 and wanted == "int8" else "fp32"
+        return "int8" if known and known[0].int8 and wanted == "int8" else "fp32"
 
     def get_device_config(self, model: str) -> dict[str, Any]:
-        """Device, providers, precision, batch and threads chosen for ``model``."""
+        """Device, providers, precision, batch and threads chosen for ``model`` (any name)."""
         plan, threads = self.plan(model), self.threads(model)
+        known = MODEL_CODECS.get(model)
         return {
-            "model": MODEL_CODECS[model][0].version_tag,
+            "model": known[0].version_tag if known else model,
             "device": "gpu" if plan.gpu else "cpu",
             "providers": list(plan.short_names),
             "precision": self.precision(model),
@@ -199,10 +213,20 @@ def apply_service_optimizations(
     settings: Settings | None = None,
     environ: MutableMapping[str, str] | None = None,
 ) -> ThreadConfig:
-    """Set the thread environment of a ``service`` process once, at its entry point.
+    """Set the thread budget of a ``service`` process once, at its entry point.
 
-    Values already in the environment win (an operator's override). OpenMP/MKL read these when
-    their pools start, so call this before the first inference; OpenCV is set directly.
+    What it sets, for any service name (the name only labels the log line):
+
+    - ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` to the intra-op threads of one inference
+      (the CPUs divided by ``worker_pool_size`` on CPU, 1 on a GPU, or
+      ``CAMGUARD_INFERENCE_THREADS``) and ``OPENBLAS_NUM_THREADS`` to 1, in ``environ``
+      (``os.environ`` by default); values already there win (an operator's override);
+    - OpenCV's thread pool (``cv2.setNumThreads``) to the same intra-op count;
+    - the process's optimizer (:func:`get_optimizer`), whose ``session_options`` give every
+      onnxruntime session these intra/inter-op counts.
+
+    OpenMP/MKL read the environment when their pools start, so call this before the first
+    inference. Returns the :class:`ThreadConfig` applied.
     """
     optimizer = get_optimizer(settings)
     threads = optimizer.threads("centerface")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import pytest
 
 from streams.anonymize.exceptions import ProviderError
@@ -154,3 +155,50 @@ def test_pooled_sessions_do_not_spin_idle_threads(tmp_path: Path) -> None:
 
     assert spinning(2) == "0"
     assert spinning(1) is None
+
+
+@pytest.mark.parametrize("model", ["yolo", "reid", "fusion-head"])
+def test_any_model_name_gets_the_device_defaults(tmp_path: Path, model: str) -> None:
+    settings = Settings(models_dir=tmp_path, worker_pool_size=2, batch_max_frames=8)
+    cpu = ONNXOptimizer(False, settings, available=ALL, cpu_count=8)
+    gpu = ONNXOptimizer(True, settings, available=ALL, cpu_count=8)
+
+    assert cpu.get_providers(model) == [("CPUExecutionProvider", {})]
+    assert cpu.get_device_config(model) == {
+        "model": model,
+        "device": "cpu",
+        "providers": ["cpu"],
+        "precision": "fp32",
+        "fp16": False,
+        "batch_size": 1,
+        "detection_max_side": settings.detection_max_side,
+        "intra_op_num_threads": 4,
+        "inter_op_num_threads": 1,
+    }
+    names = [name for name, _ in gpu.get_providers(model)]
+    assert names == ALL
+    trt = dict(gpu.get_providers(model))["TensorrtExecutionProvider"]
+    assert "trt_profile_max_shapes" not in trt  # no fixed input known: TensorRT's own profile
+    assert gpu.get_device_config(model)["batch_size"] == 8
+
+
+def test_a_declared_gpu_plans_tensorrt_and_cuda_before_cpu(tmp_path: Path) -> None:
+    settings = Settings(models_dir=tmp_path)
+    assert [n for n, _ in ONNXOptimizer(True, settings).get_providers("reid")] == ALL
+    assert ONNXOptimizer(False, settings).get_providers("reid") == [("CPUExecutionProvider", {})]
+    only_cpu = Settings(models_dir=tmp_path, providers="cpu")
+    assert ONNXOptimizer(True, only_cpu).get_device_config("yolo")["device"] == "cpu"
+
+
+def test_service_optimizations_set_the_thread_environment_and_opencv(tmp_path: Path) -> None:
+    env: dict[str, str] = {}
+    before = cv2.getNumThreads()
+    try:
+        threads = apply_service_optimizations(
+            "fusion", Settings(models_dir=tmp_path, inference_threads=3), environ=env
+        )
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
+    assert (threads.intra_op, threads.inter_op) == (3, 1)
+    assert env == {"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "1"}
