@@ -56,7 +56,13 @@ class AntitheftPolicy(PolicyModel):
 
     enabled: bool = True
     shelf_out_delta: float = Field(
-        default=0.25, ge=0.0, le=1.0, description="Share of a shelf that may empty before alerting"
+        default=0.25,
+        ge=0.0,
+        description=(
+            "How far a shelf's stock level may drop between two observations before an"
+            " out-of-stock alert, in the antitheft service's own stock units (a delta, not a"
+            " share: 2.0 is valid). camguard stores and resolves it without interpreting it."
+        ),
     )
     min_event_duration_s: float = Field(default=2.0, ge=0.0)
     alert_cooldown_s: float = Field(default=300.0, ge=0.0)
@@ -68,7 +74,10 @@ class AntitheftPolicy(PolicyModel):
 class ResiliencePolicy(PolicyModel):
     """Circuit-breaker settings of one camera (or of every camera in scope).
 
-    A ``max_recovery_timeout_s`` below ``recovery_timeout_s`` means no backoff growth.
+    Applied live to the camera breakers of every worker (see
+    :mod:`streams.resilience.scoped`). A ``max_recovery_timeout_s`` below
+    ``recovery_timeout_s`` means no backoff growth; a ``minimum_calls`` above ``window_size``
+    means the whole window.
     """
 
     failure_threshold: int = Field(default=5, ge=1)
@@ -84,7 +93,12 @@ class ResiliencePolicy(PolicyModel):
 
 
 class HealthPolicy(PolicyModel):
-    """When a camera counts as offline and how often health is published."""
+    """When a camera counts as offline and how often health is published.
+
+    ``offline_after_s`` and ``online_after_frames`` apply live per camera to the health fold
+    (see :mod:`streams.resilience.scoped`); ``publish_interval_s`` is the worker's timer and
+    is only read from the settings at start.
+    """
 
     offline_after_s: float = Field(default=60.0, gt=0.0)
     online_after_frames: int = Field(default=3, ge=1)
@@ -177,6 +191,13 @@ def settings_defaults(settings: Settings) -> dict[str, dict[str, Any]]:
             "failure_threshold": settings.breaker_failure_threshold,
             "recovery_timeout_s": settings.breaker_recovery_timeout_s,
             "success_threshold": settings.breaker_success_threshold,
+            "backoff_multiplier": settings.breaker_backoff_multiplier,
+            "max_recovery_timeout_s": settings.breaker_max_recovery_timeout_s,
+            "half_open_max_calls": settings.breaker_half_open_max_probes,
+            "failure_rate_threshold": settings.breaker_failure_rate_threshold,
+            "window_size": settings.breaker_window_size,
+            "minimum_calls": settings.breaker_min_calls,
+            "slow_call_threshold_ms": settings.breaker_slow_call_ms,
         },
         "health": {
             "offline_after_s": settings.offline_after_s,

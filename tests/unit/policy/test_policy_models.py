@@ -78,3 +78,36 @@ def test_settings_defaults_feed_the_models() -> None:
     health = build_policy("health", defaults["health"])
     assert isinstance(health, HealthPolicy)
     assert health.offline_after_s == 12.0
+
+
+def test_the_spec_antitheft_example_is_valid() -> None:
+    """``AntitheftPolicy(shelf_out_delta=2.0)``: a delta in stock units, not a share."""
+    assert AntitheftPolicy(shelf_out_delta=2.0).shelf_out_delta == 2.0
+    assert validate_config("antitheft", {"shelf_out_delta": 2.0}) == {"shelf_out_delta": 2.0}
+    description = AntitheftPolicy.model_fields["shelf_out_delta"].description or ""
+    assert "delta" in description
+    assert "not a share" in description
+
+
+def test_settings_defaults_carry_every_breaker_setting() -> None:
+    settings = Settings(
+        breaker_failure_threshold=7,
+        breaker_slow_call_ms=300.0,
+        breaker_min_calls=5,
+        breaker_window_size=9,
+        breaker_failure_rate_threshold=0.4,
+        breaker_half_open_max_probes=2,
+        breaker_backoff_multiplier=3.0,
+        breaker_max_recovery_timeout_s=900.0,
+    )
+    policy = build_policy("resilience", settings_defaults(settings)["resilience"])
+    assert policy == ResiliencePolicy(
+        failure_threshold=7,
+        slow_call_threshold_ms=300.0,
+        minimum_calls=5,
+        window_size=9,
+        failure_rate_threshold=0.4,
+        half_open_max_calls=2,
+        backoff_multiplier=3.0,
+        max_recovery_timeout_s=900.0,
+    )
