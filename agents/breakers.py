@@ -29,6 +29,8 @@ import faust
 from faust.streams import current_event
 
 from streams.app import CamguardApp
+from streams.policy.table import TABLE_NAME as POLICIES_TABLE
+from streams.policy.table import policy_manager_of
 from streams.resilience.breaker import Transition
 from streams.resilience.camera import (
     CameraConfig,
@@ -37,15 +39,22 @@ from streams.resilience.camera import (
     apply_frame_outcome,
     transition_record,
 )
+from streams.resilience.scoped import CameraConfigs
 from streams.resilience.tables import CameraTables
 
 
 @dataclass
 class CameraRuntime:
-    """What the camera agents share in one worker: config, tables, clock and jitter."""
+    """What the camera agents share in one worker: configs, tables, clock and jitter.
+
+    ``configs.for_camera(org_id, camera_id)`` is a camera's config under the resilience and
+    health policies now in force; ``config`` is the worker's own (settings), which also
+    holds what policies do not set (the accepted clock skew).
+    """
 
     config: CameraConfig
     tables: CameraTables
+    configs: CameraConfigs
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
 
@@ -56,10 +65,16 @@ _RUNTIMES: weakref.WeakKeyDictionary[faust.App, CameraRuntime] = weakref.WeakKey
 def configure_runtime(
     cg: CamguardApp, *, clock: Callable[[], float] | None = None, rng: random.Random | None = None
 ) -> CameraRuntime:
-    """Create (or replace) the camera runtime of ``cg``; tests pass a clock and a seed."""
+    """Create (or replace) the camera runtime of ``cg``; tests pass a clock and a seed.
+
+    Camera configs follow the worker's ``policies`` table (live policy changes).
+    """
+    base = CameraConfig.from_settings(cg.settings)
+    policies = cg.tables.by_name.get(POLICIES_TABLE)
     runtime = CameraRuntime(
-        CameraConfig.from_settings(cg.settings),
+        base,
         CameraTables.of(cg.tables.by_name),
+        CameraConfigs(base, None if policies is None else policy_manager_of(policies)),
         clock or time.time,
         rng or random.Random(),
     )
@@ -82,19 +97,26 @@ async def send_transitions(cg: CamguardApp, camera_id: str, moves: Iterable[Tran
 
 
 async def breaker_allows(
-    cg: CamguardApp, camera_id: str, now: float | None = None, *, event: Any = None
+    cg: CamguardApp,
+    camera_id: str,
+    now: float | None = None,
+    *,
+    event: Any = None,
+    org_id: str | None = None,
 ) -> tuple[bool, str]:
     """Whether the frames path may process a frame of ``camera_id`` now, and why.
 
     Reasons: ``closed`` or ``probe`` (allowed); ``open``, ``forced_open``, ``probe_limit``
     (refused, and counted). An allowed probe in half-open holds a probe slot until
     :func:`record_frame_outcome` (or the probe timeout). With ``take_events`` batches pass
-    the frame's ``event`` so the write goes to that camera's partition.
+    the frame's ``event`` so the write goes to that camera's partition. The camera's
+    resilience policy is resolved for ``org_id`` (default: the org its health row knows).
     """
     runtime = camera_runtime(cg)
     at = runtime.clock() if now is None else now
     before = runtime.tables.load(camera_id)
-    decision, after, moves = admit_frame(before.breaker, at, runtime.config, runtime.rng)
+    config = runtime.configs.for_camera(org_id or before.health.org_id, camera_id)
+    decision, after, moves = admit_frame(before.breaker, at, config, runtime.rng)
     if after != before.breaker:
         await runtime.tables.store_breaker(camera_id, after, before, event)
     if not decision.allowed:
@@ -112,6 +134,7 @@ async def record_frame_outcome(
     error: str | None = None,
     *,
     event: Any = None,
+    org_id: str | None = None,
 ) -> None:
     """Record a processed frame in the camera's breaker and health (like FRAME_OK/ERROR)."""
     runtime = camera_runtime(cg)
@@ -123,8 +146,9 @@ async def record_frame_outcome(
     before = runtime.tables.load(camera_id)
     if before.applied(position):
         return
+    config = runtime.configs.for_camera(org_id or before.health.org_id, camera_id)
     update = apply_frame_outcome(
-        before.breaker, before.health, ok, latency_ms, at, runtime.config, runtime.rng, error
+        before.breaker, before.health, ok, latency_ms, at, config, runtime.rng, error
     )
     await runtime.tables.store(camera_id, update, before, current, position)
     await send_transitions(cg, camera_id, update.transitions)

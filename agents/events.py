@@ -27,13 +27,13 @@ from streams.exceptions import CamguardError
 from streams.lanes import add_lane
 from streams.resilience.breaker import (
     BreakerState,
-    CircuitBreakerConfig,
     State,
     Transition,
     step,
     successes_while_closed,
 )
 from streams.resilience.camera import (
+    CameraConfig,
     CameraUpdate,
     SourcePosition,
     breaker_event,
@@ -55,12 +55,17 @@ def _key_text(key: object) -> str | None:
 
 
 class _Pending:
-    """A camera touched by the batch: its rows as loaded, its breaker now, what it saw."""
+    """A camera touched by the batch: its rows as loaded, its config, its breaker now, what
+    it saw."""
 
-    __slots__ = ("before", "breaker", "last", "replays", "seen", "successes")
+    __slots__ = ("before", "breaker", "config", "fast", "last", "replays", "seen", "successes")
 
-    def __init__(self, before: CameraRecord, topic: str) -> None:
+    def __init__(self, before: CameraRecord, topic: str, config: CameraConfig) -> None:
         self.before = before
+        self.config = config
+        """The camera's config under the policies in force, resolved once for the batch."""
+        self.fast = config.breaker.slow_call_threshold_ms is None
+        """Whether successes while closed may be deferred (no slow-call threshold)."""
         self.breaker = before.breaker
         self.seen: list[tuple[Observation, State]] = []
         """Each observation and the breaker state it left, for one health fold at the end."""
@@ -70,10 +75,10 @@ class _Pending:
         self.successes = 0
         """Successes while closed not yet stepped into ``breaker`` (folded at once)."""
 
-    def settled(self, config: CircuitBreakerConfig) -> BreakerState:
+    def settled(self) -> BreakerState:
         """``breaker`` with the deferred successes folded in."""
         if self.successes:
-            self.breaker = successes_while_closed(self.breaker, self.successes, config)
+            self.breaker = successes_while_closed(self.breaker, self.successes, self.config.breaker)
             self.successes = 0
         return self.breaker
 
@@ -99,17 +104,19 @@ async def handle_camera_events(
     Nothing is awaited between loading a camera's rows and writing them locally (dead
     letters and transitions are sent afterwards), so the frames agent, which writes breaker
     rows from the same event loop, never has an update overwritten by a stale batch.
+
+    Each camera runs with its config under the resilience and health policies in force when
+    the batch reaches it (``runtime.configs``, cached per policy revision), for the org its
+    first event names (or its health row knows).
     """
     now = runtime.clock()
     decode = cg.codec.plain_decoder("CameraEvent")
-    config = runtime.config
-    breaker_config = config.breaker
-    no_slow_calls = breaker_config.slow_call_threshold_ms is None
+    configs = runtime.configs
     pending: dict[str, _Pending] = {}
     moves: list[tuple[str, tuple[Transition, ...]]] = []
     applied = replayed = 0
     refused: list[tuple[RawMessage, CamguardError]] = []
-    max_skew_s = config.max_skew_s
+    max_skew_s = runtime.config.max_skew_s
     for message in messages:
         try:  # decode and validate (inline: this loop runs once per event)
             record = decode(message.value)
@@ -123,7 +130,9 @@ async def handle_camera_events(
             continue
         entry = pending.get(camera_id)
         if entry is None:
-            entry = pending[camera_id] = _Pending(runtime.tables.load(camera_id), message.topic)
+            before = runtime.tables.load(camera_id)
+            config = configs.for_camera(obs.org_id or before.health.org_id, camera_id)
+            entry = pending[camera_id] = _Pending(before, message.topic, config)
         low, high = entry.replays
         if low <= message.offset <= high:
             replayed += 1
@@ -132,14 +141,14 @@ async def handle_camera_events(
             )
             continue
         breaker = entry.breaker
-        # closed_success_run_ok(breaker, breaker_config), inlined: this runs per event
-        if obs.kind in SUCCESSES and no_slow_calls and breaker.state is CLOSED:
+        # closed_success_run_ok(breaker, entry.config.breaker), inlined: this runs per event
+        if obs.kind in SUCCESSES and entry.fast and breaker.state is CLOSED:
             entry.successes += 1  # cannot move the breaker: folded later, all at once
         else:
             event = breaker_event(obs, record["error"])
             if event is not None:
                 breaker, moved = step(
-                    entry.settled(breaker_config), event, now, breaker_config, runtime.rng
+                    entry.settled(), event, now, entry.config.breaker, runtime.rng
                 )
                 entry.breaker = breaker
                 if moved:
@@ -151,8 +160,8 @@ async def handle_camera_events(
         (
             camera_id,
             CameraUpdate(
-                entry.settled(breaker_config),
-                observe_many(entry.before.health, entry.seen, config.health),
+                entry.settled(),
+                observe_many(entry.before.health, entry.seen, entry.config.health),
                 (),
             ),
             entry.before,

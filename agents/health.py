@@ -35,7 +35,8 @@ class HealthTimer:
         """Snapshots of the cameras whose health changed since they were last published."""
         found = []
         for camera_id, state in runtime.tables.health_items():
-            snap = snapshot(state, now, runtime.config.health)
+            config = runtime.configs.for_camera(state.org_id, camera_id).health
+            snap = snapshot(state, now, config)
             if self.published.get(camera_id) != (state.version, snap.online):
                 found.append((state.version, snap))
         return found

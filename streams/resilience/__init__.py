@@ -6,6 +6,7 @@ Pure core (no Faust, no I/O; clocks and randomness passed in):
 - :mod:`~streams.resilience.health`: ``observe`` / ``tick`` / ``snapshot``, the health fold.
 - :mod:`~streams.resilience.camera`: both together for one camera, from a ``CameraEvent``.
 - :mod:`~streams.resilience.serde`: the states as JSON dicts (the table values).
+- :mod:`~streams.resilience.scoped`: each camera's config from the resilience/health policies.
 
 Edges:
 
