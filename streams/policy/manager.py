@@ -9,6 +9,11 @@ are synchronous, cheap and cached, so an agent asks for the effective policy on 
 A cache entry lives ``cache_ttl_s`` at most and is dropped as soon as a change of its
 policy_type arrives. A record that fails validation leaves the book untouched: the last known
 good policy stays in force and the error is raised to the caller (who dead-letters it).
+
+Without Kafka the manager can read the ``service_policies`` table itself: given
+``rows=`` (a :class:`~streams.policy.store.PolicyRowStore`, e.g. Supabase), ``get_policy``
+re-reads the table when its copy is older than ``cache_ttl_s`` and ``start_hot_reload`` polls
+it every ``refresh_interval_s``; rows that vanished from the table are deleted from the book.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from streams.policy.models import (
 from streams.policy.records import decode_policy_message
 from streams.policy.resolve import EffectivePolicy, PolicyRow, parse_policy_key, resolve_policy
 from streams.policy.sources import PolicySource
+from streams.policy.store import PolicyRowStore
+from streams.policy.sync import InvalidRow
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,6 +89,9 @@ class PolicyManager:
         cache_ttl_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         source: PolicySource | None = None,
+        rows: PolicyRowStore | None = None,
+        refresh_interval_s: float | None = None,
+        refresh_retry_s: float = 5.0,
     ) -> None:
         self.service_name = service_name
         self.codec = codec or AvroCodec()
@@ -104,6 +114,13 @@ class PolicyManager:
         self._cache: dict[str, dict[ScopeKey, _Cached]] = {}
         self._listeners: list[Listener] = []
         self._changed = asyncio.Event()
+        self._rows = rows
+        self.refresh_interval_s = refresh_interval_s or cache_ttl_s
+        self._refresh_retry_s = refresh_retry_s
+        self._refresh_lock = asyncio.Lock()
+        self._refresh_due = float("-inf")
+        self._refresh_error: Exception | None = None
+        self._loaded = False
 
     @classmethod
     def from_settings(
@@ -249,7 +266,15 @@ class PolicyManager:
         site_id: str | None = None,
         class_id: str | None = None,
     ) -> Policy:
-        """The typed effective policy: camera over org over global over defaults."""
+        """The typed effective policy: camera over org over global over defaults.
+
+        With a row store, the table is read first when the copy held is older than
+        ``cache_ttl_s``; if it was never read successfully, the store's error is raised.
+        """
+        if self._rows is not None and self._clock() >= self._refresh_due:
+            await self._refresh_quietly()
+        if self._rows is not None and not self._loaded and self._refresh_error is not None:
+            raise self._refresh_error
         return self.policy(
             policy_type, org_id=org_id, camera_id=camera_id, site_id=site_id, class_id=class_id
         )
@@ -277,6 +302,49 @@ class PolicyManager:
             {*POLICY_MODELS, *(r.policy_type for r in self.book.rows_for(self.service_name))}
         )
 
+    # --- reading the table ------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Read every row of the row store and make this service's rows in the book equal to
+        them (rows that no longer validate keep their last good version); raise its errors."""
+        if self._rows is None:
+            raise ValueError("refresh() needs a manager built with rows=")
+        async with self._refresh_lock:
+            valid, invalid = await self._rows.list_rows()
+            self._apply_table(valid, invalid)
+            self._loaded = True
+            self._refresh_error = None
+            self._refresh_due = self._clock() + self.cache_ttl_s
+            self.mark_ready()
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as exc:  # any failure of the store: keep serving, retry soon
+            self._refresh_error = exc
+            self._refresh_due = self._clock() + min(self._refresh_retry_s, self.cache_ttl_s)
+            log.warning("policy table unreadable, last known good kept: %r", exc)
+
+    def _apply_table(self, valid: list[PolicyRow], invalid: list[InvalidRow]) -> None:
+        keep = {bad.key for bad in invalid if bad.key is not None}
+        for bad in invalid:
+            self.stats.rejected += 1
+            self.stats.last_rejection = bad.error
+            log.warning("policy row %s refused, last known good kept: %s", bad.row_id, bad.error)
+        for row in valid:
+            if row.service_name == self.service_name:
+                keep.add(row.key)
+                self.apply_row(row)
+        for held in self.book.rows_for(self.service_name):
+            if held.key not in keep:
+                self.apply_tombstone(held.key, held.id, held.version)
+
+    async def _poll_rows(self, first_attempt: asyncio.Event) -> None:
+        while True:
+            await self._refresh_quietly()
+            first_attempt.set()
+            await asyncio.sleep(self.refresh_interval_s if self._loaded else self._refresh_retry_s)
+
     # --- hot reload ------------------------------------------------------------------------
 
     def _apply_quietly(self, key: bytes | str | None, value: bytes | None) -> None:
@@ -290,13 +358,21 @@ class PolicyManager:
         self.ready.set()
 
     async def start_hot_reload(self, timeout_s: float = 30.0) -> None:
-        """Start following the source; return once its backlog is applied (or on timeout)."""
-        if self._source is None or self._task is not None:
+        """Start following the source (or polling the row store); return once its backlog is
+        applied (the first read of the table was tried), or on timeout."""
+        if self._task is not None:
             return
-        self._task = asyncio.create_task(self._source.run(self._apply_quietly, self.ready))
+        if self._source is not None:
+            started = self.ready
+            self._task = asyncio.create_task(self._source.run(self._apply_quietly, self.ready))
+        elif self._rows is not None:
+            started = asyncio.Event()
+            self._task = asyncio.create_task(self._poll_rows(started))
+        else:
+            return
         self._task.add_done_callback(_log_source_end)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self.ready.wait()), timeout_s)
+            await asyncio.wait_for(asyncio.shield(started.wait()), timeout_s)
 
     async def stop_hot_reload(self) -> None:
         """Stop following the source; the policies held stay in force."""
