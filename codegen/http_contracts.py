@@ -3,7 +3,8 @@
 - ``openapi.json``: :func:`streams.web.openapi.export_service_contracts`'s ``schema``.
 - ``models.ts``: its ``types`` (rendered in Python, so the service needs no Node).
 - ``api.ts``: openapi-typescript's rendering of the same document (``paths``, ``operations``).
-- ``client.ts``: one typed ``fetch`` function per operation, typed with ``api.ts``.
+- ``client.ts``: one typed ``fetch`` function per operation, typed with ``models.ts``
+  (:func:`codegen.http_client.render_client`, the renderer every service's export uses).
 - ``conformance.ts``: type-level proof that ``models.ts`` and ``api.ts`` agree.
 """
 

@@ -130,17 +130,17 @@ def test_models_typescript(document: dict[str, Any]) -> None:
 
 def test_client_has_a_typed_function_per_operation(document: dict[str, Any]) -> None:
     client = render_client(document)
+    assert 'import type * as models from "./models";' in client
     assert (
         "export async function getApiCamerasByCameraId(options: ClientOptions, "
         "params: GetApiCamerasByCameraIdParams): Promise<GetApiCamerasByCameraIdResult>"
     ) in client
     assert '"/api/cameras/" + segment(params.path.camera_id)' in client
-    assert 'query?: NonNullable<operations["getApiCamerasByCameraId"]["parameters"]["query"]>' in (
-        client
-    )
+    assert "export type GetApiCamerasByCameraIdResult = models.Camera;" in client
+    assert "  query?: {\n    /** include history */\n    verbose?: boolean;\n  };" in client
     assert "@throws {@link ApiError} 404: unknown camera" in client
-    assert 'body: operations["postApiCamerasByCameraIdName"]["requestBody"]' in client
-    assert '"/name", undefined, params.body)' in client
+    assert "  body: models.Rename;" in client
+    assert "    json: params.body,\n" in client
     assert "export type GetMetricsResult = string;" in client
     assert "return response.text();" in client
 
