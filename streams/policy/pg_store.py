@@ -1,4 +1,9 @@
-"""service_policies in PostgreSQL through asyncpg (also a Supabase database reached by DSN)."""
+"""service_policies in PostgreSQL through asyncpg (also a Supabase database reached by DSN).
+
+``org_id`` and ``class_id`` are uuid columns (the platform's schema) while camguard keeps ids as
+text: uuids travel as text both ways, and the scope is matched on the columns' text, so a scope
+whose org id is not a uuid matches no row (and inserting one is refused by the database).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,9 @@ from streams.policy.store import COLUMNS, PolicyScope, split_rows
 from streams.policy.sync import InvalidRow
 
 _SCOPE_WHERE = (
-    "service_name = $1 and policy_type = $2 and org_id is not distinct from $3 "
+    "service_name = $1 and policy_type = $2 and org_id::text is not distinct from $3::text "
     "and camera_id is not distinct from $4 and site_id is not distinct from $5 "
-    "and class_id is not distinct from $6"
+    "and class_id::text is not distinct from $6::text"
 )
 
 # Built once from constants (column list and scope predicate), never from input.
@@ -66,7 +71,11 @@ class PostgresPolicyRowStore:
         self.dsn = dsn
 
     async def _connect(self) -> Any:
-        return await asyncpg.connect(self.dsn)
+        conn = await asyncpg.connect(self.dsn)
+        await conn.set_type_codec(
+            "uuid", schema="pg_catalog", encoder=str, decoder=str, format="text"
+        )
+        return conn
 
     async def list_rows(self) -> tuple[list[PolicyRow], list[InvalidRow]]:
         conn = await self._connect()

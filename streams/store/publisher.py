@@ -6,7 +6,8 @@ one (the latest wins; a store that was down for minutes gets one row per camera,
 backlog). A separate task takes batches from the buffer and upserts them. A retriable failure
 puts the batch back (unless newer snapshots arrived meanwhile) and waits with exponential
 backoff, jittered between a tenth of the ceiling and all of it; a refused batch is counted
-and dropped.
+and dropped. Cameras the store does not know (no ``cameras`` row: the platform has not
+registered them) are not retried: they are counted, and logged once each until they appear.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from streams.exceptions import CamguardError
 from streams.resilience.health import HealthSnapshot
-from streams.store.base import HealthStore
+from streams.store.base import CameraUpdate, HealthStore
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,12 @@ class PublisherStats:
     rejected: int = 0
     dropped: int = 0
     superseded: int = 0
+    stale: int = 0
+    """Snapshots the store ignored because it holds a newer one for that camera."""
+    unknown: int = 0
+    """Snapshots of cameras without a ``cameras`` row (nothing written), all told."""
+    unknown_cameras: int = 0
+    """Distinct cameras unknown to the store at their last publish (at most ``max_pending``)."""
     last_error: str | None = None
 
 
@@ -78,8 +85,14 @@ class HealthPublisher:
         self._rng = rng if rng is not None else random.Random()
         self._sleep = sleep
         self._pending: dict[str, HealthSnapshot] = {}
+        self._unknown: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def unknown_cameras(self) -> frozenset[str]:
+        """Cameras the store had no row for at their last publish (at most ``max_pending``)."""
+        return frozenset(self._unknown)
 
     @property
     def pending(self) -> int:
@@ -111,7 +124,7 @@ class HealthPublisher:
         if not batch:
             return None
         try:
-            await self.store.upsert_cameras(batch)
+            outcome = await self.store.update_cameras(batch)
         except CamguardError as exc:
             self.stats.last_error = f"{exc.reason}: {exc}"
             if not exc.retriable:
@@ -124,10 +137,30 @@ class HealthPublisher:
             delay = backoff_delay(self.stats.consecutive_failures, self.config, self._rng)
             log.warning("health store unavailable (%s); retrying in %.1fs", exc, delay)
             return max(delay, float(getattr(exc, "retry_after", None) or 0.0))
-        self.stats.published += len(batch)
+        self._count(outcome)
         self.stats.batches += 1
         self.stats.consecutive_failures = 0
         return None
+
+    def _count(self, outcome: CameraUpdate) -> None:
+        self.stats.published += len(outcome.updated)
+        self.stats.stale += len(outcome.stale)
+        self.stats.unknown += len(outcome.unknown)
+        known = self._unknown.intersection((*outcome.updated, *outcome.stale))
+        if known:
+            self._unknown -= known
+            log.info("cameras now registered in the store: %s", _sample(known))
+        new = [c for c in outcome.unknown if c not in self._unknown]
+        room = max(self.config.max_pending - len(self._unknown), 0)
+        self._unknown.update(new[:room])
+        self.stats.unknown_cameras = len(self._unknown)
+        if new:
+            log.warning(
+                "%d cameras have no row in the cameras table, health not written "
+                "(register them on the platform): %s",
+                len(new),
+                _sample(new),
+            )
 
     async def run(self) -> None:
         """Publish until cancelled."""
@@ -172,3 +205,10 @@ class HealthPublisher:
             current = self._pending.get(snap.camera_id)
             if current is None or current.observed_at < snap.observed_at:
                 self._pending[snap.camera_id] = snap
+
+
+def _sample(ids: Iterable[str], limit: int = 10) -> str:
+    """Up to ``limit`` ids for a log line, sorted, with how many more there were."""
+    ordered = sorted(ids)
+    more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
+    return ", ".join(ordered[:limit]) + more

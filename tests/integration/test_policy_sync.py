@@ -84,7 +84,7 @@ def test_cli_set_get_delete_and_sync_republish_the_table(
         "CAMGUARD_BROKER": f"kafka://{kafka_bootstrap}",
         "CAMGUARD_PG_DSN": postgres_dsn,
     }
-    org, cam = f"org-{uuid.uuid4().hex[:8]}", f"cam-{uuid.uuid4().hex[:8]}"
+    org, cam = str(uuid.uuid4()), f"cam-{uuid.uuid4().hex[:8]}"  # orgs.id is a uuid
     cam_key, org_key = f"camguard/privacy/{org}/{cam}", f"camguard/health/{org}/*"
     gone_key = f"camguard/privacy/{org}/cam-gone"
     asyncio.run(sql(postgres_dsn, "insert into public.orgs (id) values ($1)", org))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 import uuid
@@ -15,42 +14,42 @@ import asyncpg
 import pytest
 
 from streams.devstack import LocalPostgres
-from streams.resilience.breaker import State
-from streams.resilience.health import HealthSnapshot
-from streams.store.exceptions import StoreUnavailableError
+from streams.store.exceptions import StoreRejectedError, StoreUnavailableError
 from streams.store.postgres import PostgresHealthStore
 from streams.store.publisher import HealthPublisher, PublisherConfig
+from tests.integration.camera_writes import (
+    T0,
+    camera_rows,
+    check_camera_writes,
+    register_cameras,
+    snap,
+)
+from tests.integration.pg_shapes import apply_migrations, migrated_database, scratch_database
 
 pytestmark = pytest.mark.integration
-T0 = 1_700_000_000.0
-SEED_KEYS = {"frames_processed", "errors_count", "avg_latency_ms", "circuit_breaker_state"}
 
 
-def snap(camera_id: str, at: float, frames: int, **kw: Any) -> HealthSnapshot:
-    fields: dict[str, Any] = {
-        "camera_id": camera_id,
-        "org_id": None,
-        "online": True,
-        "last_seen": at - 1,
-        "frames_processed": frames,
-        "errors_count": 1,
-        "avg_latency_ms": 12.5,
-        "p95_latency_ms": 30.0,
-        "fps": 5.0,
-        "circuit_breaker_state": State.OPEN,
-        "observed_at": at,
-        **kw,
-    }
-    return HealthSnapshot(**fields)
+@pytest.mark.parametrize("shape", ["empty", "supabase", "legacy"])
+async def test_registered_cameras_are_updated_merged_and_never_overwritten_by_older_health(
+    shape: str, postgres_dsn: str
+) -> None:
+    async with migrated_database(postgres_dsn, shape) as dsn:
+        await check_camera_writes(PostgresHealthStore(dsn), dsn)
 
 
-async def rows(dsn: str, prefix: str) -> dict[str, asyncpg.Record]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        found = await conn.fetch("select * from cameras where id like $1", prefix + "%")
-    finally:
-        await conn.close()
-    return {r["id"]: r for r in found}
+async def test_without_migration_0003_the_rows_are_refused_with_what_to_do(
+    postgres_dsn: str,
+) -> None:
+    async with scratch_database(postgres_dsn) as dsn:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await apply_migrations(conn, upto="0002_policy_webhook.sql")
+        finally:
+            await conn.close()
+        store = PostgresHealthStore(dsn)
+        with pytest.raises(StoreRejectedError, match=r"0003_supabase_exact\.sql"):
+            await store.update_cameras([snap("cam-1", T0, 1)])
+        await store.close()
 
 
 async def eventually(check: Callable[[], Any], timeout_s: float = 60.0) -> None:
@@ -61,42 +60,6 @@ async def eventually(check: Callable[[], Any], timeout_s: float = 60.0) -> None:
                 return
         assert time.monotonic() < deadline, "condition not met before the deadline"
         await asyncio.sleep(0.1)
-
-
-async def test_rows_carry_the_seed_metadata_and_the_newest_snapshot_wins(
-    postgres_dsn: str,
-) -> None:
-    prefix = f"pgstore-{uuid.uuid4().hex[:8]}-"
-    conn = await asyncpg.connect(postgres_dsn)
-    try:
-        await conn.execute("insert into orgs (id) values ($1)", prefix + "org")
-        await conn.execute(
-            "insert into cameras (id, name, metadata) values ($1, 'Gate', $2::jsonb)",
-            prefix + "a",
-            json.dumps({"firmware": "1.2"}),
-        )
-    finally:
-        await conn.close()
-    store = PostgresHealthStore(postgres_dsn)
-    await store.upsert_cameras(
-        [
-            snap(prefix + "a", T0 + 10, 10, org_id=prefix + "org"),
-            snap(prefix + "b", T0 + 10, 3, org_id="unknown-org", online=False),
-        ]
-    )
-    await store.upsert_cameras([snap(prefix + "a", T0 + 5, 5)])  # late and older: ignored
-    await store.close()
-    found = await rows(postgres_dsn, prefix)
-    a, b = found[prefix + "a"], found[prefix + "b"]
-    meta = json.loads(a["metadata"])
-    assert set(meta) >= SEED_KEYS
-    assert meta["frames_processed"] == 10
-    assert meta["circuit_breaker_state"] == "OPEN"
-    assert meta["firmware"] == "1.2", "keys the platform keeps in metadata survive"
-    assert (a["name"], a["org_id"], a["online"]) == ("Gate", prefix + "org", True)
-    assert a["last_seen"].timestamp() == T0 + 9
-    assert a["updated_at"].timestamp() == T0 + 10
-    assert (b["org_id"], b["online"]) == (None, False)
 
 
 class TcpGate:
@@ -170,6 +133,7 @@ async def test_an_outage_is_survived_without_blocking_and_the_latest_snapshot_la
             store, PublisherConfig(backoff_initial_s=0.2, backoff_max_s=1), rng=random.Random(5)
         )
         publisher.start()
+        await register_cameras(postgres_dsn, prefix, {str(i): {} for i in range(20)})
         publisher.offer([snap(c, T0, 0) for c in cameras])
         await eventually(lambda: _count(postgres_dsn, prefix, 0, len(cameras)))
         await stop()
@@ -180,17 +144,17 @@ async def test_an_outage_is_survived_without_blocking_and_the_latest_snapshot_la
             assert time.monotonic() - started < 1.0, "offer never waits for the store"
             await asyncio.sleep(0.05)
         with pytest.raises(StoreUnavailableError):
-            await PostgresHealthStore(dsn, timeout_s=2).upsert_cameras([snap("x", T0, 0)])
+            await PostgresHealthStore(dsn, timeout_s=2).update_cameras([snap("x", T0, 0)])
         assert publisher.pending == len(cameras)
         assert publisher.stats.failed_attempts >= 1
         await start()
         await eventually(lambda: _count(postgres_dsn, prefix, 30, len(cameras)))
         await publisher.stop()
     assert publisher.stats.consecutive_failures == 0
-    assert publisher.stats.rejected == 0
+    assert (publisher.stats.rejected, publisher.stats.unknown) == (0, 0)
 
 
 async def _count(dsn: str, prefix: str, frames: int, expected: int) -> bool:
-    found = await rows(dsn, prefix)
-    done = [r for r in found.values() if json.loads(r["metadata"])["frames_processed"] == frames]
+    found = await camera_rows(dsn, prefix)
+    done = [r for r in found.values() if r["metadata"].get("frames_processed") == frames]
     return len(done) == expected

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 
+import pytest
+
 from streams.store.exceptions import StoreRejectedError, StoreUnavailableError
-from streams.store.memory import MemoryHealthStore
+from streams.store.memory import MemoryCamera, MemoryHealthStore
 from streams.store.publisher import HealthPublisher, PublisherConfig, backoff_delay
 from tests.unit.store.snapshots import T0, eventually, snap
 
@@ -96,3 +99,43 @@ def test_backoff_ceiling_grows_and_is_capped() -> None:
     for attempt, ceiling in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 10), (9, 10)]:
         for _ in range(20):
             assert ceiling / 10 <= backoff_delay(attempt, config, rng) <= ceiling
+
+
+async def test_unknown_cameras_are_counted_logged_once_and_never_invented(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryHealthStore(cameras=["a"])
+    publisher, _ = make(store)
+    with caplog.at_level(logging.WARNING, logger="streams.store.publisher"):
+        publisher.offer([snap("a"), snap("ghost-1"), snap("ghost-2")])
+        assert await publisher.publish_once() is None
+        publisher.offer([snap("ghost-1", T0 + 1)])
+        assert await publisher.publish_once() is None
+    assert set(store.rows) == {"a"}
+    assert (publisher.stats.published, publisher.stats.unknown) == (1, 3)
+    assert publisher.stats.unknown_cameras == 2
+    assert publisher.unknown_cameras == {"ghost-1", "ghost-2"}
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1, "each unknown camera is logged once"
+    assert "ghost-1, ghost-2" in warnings[0]
+
+    store.rows["ghost-1"] = MemoryCamera("ghost-1")  # the platform registers it
+    publisher.offer([snap("ghost-1", T0 + 2, frames=5)])
+    assert await publisher.publish_once() is None
+    assert store.rows["ghost-1"].metadata["frames_processed"] == 5
+    assert publisher.unknown_cameras == {"ghost-2"}
+    assert publisher.stats.unknown_cameras == 1
+
+
+async def test_an_older_snapshot_is_counted_stale_and_changes_nothing() -> None:
+    store = MemoryHealthStore(cameras=["a"])
+    store.rows["a"].metadata = {"firmware": "1.2"}
+    publisher, _ = make(store)
+    publisher.offer([snap("a", T0 + 5, frames=5)])
+    await publisher.publish_once()
+    publisher.offer([snap("a", T0, frames=1)])
+    await publisher.publish_once()
+    assert store.rows["a"].metadata["frames_processed"] == 5
+    assert store.rows["a"].metadata["firmware"] == "1.2"
+    assert store.rows["a"].metadata["circuit_breaker_state"] == "closed"
+    assert (publisher.stats.published, publisher.stats.stale) == (1, 1)
