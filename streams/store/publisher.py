@@ -3,7 +3,7 @@
 The stream side calls :meth:`HealthPublisher.offer`, which never blocks and never does I/O: it
 puts the snapshot into a bounded buffer keyed by camera, where a newer snapshot replaces an older
 one (the latest wins; a store that was down for minutes gets one row per camera, not the
-backlog). A separate task takes batches from the buffer and upserts them. A retriable failure
+backlog). A separate task takes batches from the buffer and writes them. A retriable failure
 puts the batch back (unless newer snapshots arrived meanwhile) and waits with exponential
 backoff, jittered between a tenth of the ceiling and all of it; a refused batch is counted
 and dropped. Cameras the store does not know (no ``cameras`` row: the platform has not
