@@ -34,7 +34,8 @@ def fusion_app() -> FastAPI:
         zone: str | None = Query(None, description="zone filter"),
         x_request_id: str | None = Header(None),
     ) -> Fused:
-        return Fused(track_id=track_id, detection=detection)
+        seen = [f"dry_run={dry_run}", f"zone={zone}", f"request={x_request_id}"]
+        return Fused(track_id=track_id, detection=detection, tags=seen)
 
     @app.get("/tracks/{track_id}")
     async def get_track(track_id: int, limit: int = Query(10, ge=1)) -> Fused:
