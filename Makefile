@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# One ONNX Runtime: cpu (onnxruntime) here and in CI; a GPU host runs `make EXTRAS=dev,gpu ...`
+# on a fresh .venv (never cpu and gpu together: they overwrite each other).
+EXTRAS ?= dev,cpu
 
 .PHONY: demo test check lint typecheck unit integration bench codegen codegen-check models kafka-jars node-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
 kafka-jars:

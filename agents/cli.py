@@ -23,19 +23,41 @@ from pathlib import Path
 from agents.gateway_cli import add_gateway_parser
 from agents.models_cli import add_models_parser
 from agents.policy_cli import add_parser as add_policy_parser
+from streams.anonymize.exceptions import ProviderError
+from streams.anonymize.ort import check_runtime
 from streams.devstack import KAFKA_SCRIPT, PG_SCRIPT
-from streams.settings import Settings
+from streams.settings import Settings, StateDirError, ensure_state_dir
+
+log = logging.getLogger("camguard")
+
+
+def _runtime_ready(command: str) -> bool:
+    """Exactly one ONNX Runtime is installed (checked before anything imports it)."""
+    try:
+        log.info("inference runtime: %s", check_runtime())
+    except ProviderError as exc:
+        print(f"camguard {command}: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from agents.worker import run_worker
-
     overrides: dict[str, object] = {}
     if args.web_port is not None:
         overrides["web_port"] = args.web_port
     if args.data_dir is not None:
         overrides["data_dir"] = Path(args.data_dir)
-    run_worker(Settings(**overrides), loglevel=args.loglevel)  # type: ignore[arg-type]
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if not _runtime_ready("worker"):
+        return 2
+    try:
+        log.info("data dir: %s", ensure_state_dir(settings.data_dir, "CAMGUARD_DATA_DIR"))
+    except StateDirError as exc:
+        print(f"camguard worker: {exc}", file=sys.stderr)
+        return 1
+    from agents.worker import run_worker  # imports onnxruntime: after the check above
+
+    run_worker(settings, loglevel=args.loglevel)
     return 0
 
 
@@ -70,6 +92,8 @@ def _cmd_postgres(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if not _runtime_ready("demo"):
+        return 2
     from agents.demo import run_demo
 
     return run_demo(duration_s=args.duration, cameras=args.cameras)

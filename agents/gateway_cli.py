@@ -19,7 +19,7 @@ from typing import Any
 
 from streams.gateway.camera import CameraOptions, CameraSpec
 from streams.gateway.service import Gateway, GatewayConfig
-from streams.settings import Settings
+from streams.settings import Settings, StateDirError, ensure_state_dir
 from streams.spool.exceptions import SpoolError
 
 
@@ -100,9 +100,11 @@ def run_gateway_command(args: argparse.Namespace) -> int:
         camera=CameraOptions(jpeg_quality=args.jpeg_quality, max_frames=args.max_frames),
         port=args.port,
     )
+    settings = Settings()
     try:
-        asyncio.run(_run(Settings(), config, args.duration))
-    except (SpoolError, ValueError) as exc:
+        ensure_state_dir(settings.spool_dir, "CAMGUARD_SPOOL_DIR")
+        asyncio.run(_run(settings, config, args.duration))
+    except (SpoolError, StateDirError, ValueError) as exc:
         # A locked spool, a bad CAMGUARD_SPOOL_KEY: say what to fix instead of a traceback.
         print(f"camguard gateway: {exc}")
         return 1

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from codegen.exceptions import SchemaDefinitionError
-from streams.codec import without_attribute
+from streams.codec import DEFAULT_SCHEMA_DIR, without_attribute
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED_KINDS = frozenset({"record", "error", "enum", "fixed"})
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "avro"
+SCHEMA_DIR = DEFAULT_SCHEMA_DIR
 HISTORY_DIR = SCHEMA_DIR / "history"
 
 

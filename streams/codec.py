@@ -26,13 +26,14 @@ from typing import Any
 import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
+from streams.assets import assets_root
 from streams.avro_reader import READ_ERRORS, Reader, compile_reader
 from streams.exceptions import CamguardError
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
 SCHEMA_NAMESPACE = "camguard.v1"
-DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "avro"
+DEFAULT_SCHEMA_DIR = assets_root() / "schemas" / "avro"  # the wheel's copy or the checkout's
 
 _EMPTY64 = 0xC15D213AA4D7A795
 

@@ -17,12 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.assets import assets_root
 from streams.exceptions import CamguardError
 
+# The checkout this module was imported from (tests and benchmarks run processes in it); the
+# scripts and migrations come from streams.assets, so an installed wheel finds its own copies.
 REPO_ROOT = Path(__file__).resolve().parent.parent
-KAFKA_SCRIPT = REPO_ROOT / "infra" / "kafka" / "kafka.sh"
-PG_SCRIPT = REPO_ROOT / "infra" / "postgres" / "pg.sh"
-MIGRATIONS_DIR = REPO_ROOT / "infra" / "supabase" / "migrations"
+KAFKA_SCRIPT = assets_root() / "infra" / "kafka" / "kafka.sh"
+PG_SCRIPT = assets_root() / "infra" / "postgres" / "pg.sh"
+MIGRATIONS_DIR = assets_root() / "infra" / "supabase" / "migrations"
 
 
 class Backend(enum.Enum):

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.exceptions import CamguardError
+
 # Default score thresholds, shared by Settings, the privacy policy and BlurConfig. Chosen on
 # the DEV split of tests/models/REALPHOTOS.md and the synthetic composites, never on REPORT:
 # faces 0.3 is the lowest threshold whose DEV false positives equal 0.4's (2; 0.25 gives 4,
@@ -28,6 +30,36 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "camguard"
 
 
+# State (Faust tables, the gateway's spool) lives under var/ in the working directory, as
+# Faust's own default data dir does: two processes started in different directories never share
+# a RocksDB or spool lock by accident, `make clean` removes it in a checkout, and a container
+# sets CAMGUARD_DATA_DIR / CAMGUARD_SPOOL_DIR to its volume. The cache above holds only what
+# can be fetched again. ensure_state_dir creates either folder with its parents at start.
+DEFAULT_DATA_DIR = Path("var/camguard")
+DEFAULT_SPOOL_DIR = Path("var/spool")
+
+
+class StateDirError(CamguardError):
+    """A data or spool folder cannot be created.
+
+    Start camguard in a writable directory or set the variable named in the message
+    (CAMGUARD_DATA_DIR, CAMGUARD_SPOOL_DIR) to a writable folder, such as a volume.
+    """
+
+    reason = "state_dir"
+
+
+def ensure_state_dir(path: Path, variable: str) -> Path:
+    """Create ``path`` with its parents (a no-op when it exists); the absolute path."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateDirError(
+            f"cannot create {path.absolute()} ({exc.strerror}): set {variable} to a writable folder"
+        ) from exc
+    return path.absolute()
+
+
 class Settings(BaseSettings):
     """Configuration of a camguard worker, gateway or command."""
 
@@ -40,7 +72,9 @@ class Settings(BaseSettings):
         description="Faust broker URL(s); KAFKA_BOOTSTRAP_SERVERS is not read here on purpose.",
     )
     store: str = Field(default="rocksdb://", description="Table store: rocksdb:// or memory://")
-    data_dir: Path = Field(default=Path("var/camguard"), description="Faust data directory")
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR, description="Faust data directory (relative: to the cwd)"
+    )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     faust_sensors: bool = Field(
@@ -154,6 +188,12 @@ class Settings(BaseSettings):
     face_precision: Literal["auto", "fp32", "int8"] = Field(
         default="auto", description="CenterFace weights: auto = int8 on CPU, fp32 on a GPU"
     )
+    gpu_mem_limit_mb: int = Field(
+        default=0,
+        ge=0,
+        description="GPU memory cap per inference session in MiB (CUDA gpu_mem_limit, TensorRT "
+        "workspace); 0 = no cap",
+    )
     inference_threads: int = Field(
         default=0, ge=0, description="Threads per inference; 0 = CPUs / worker_pool_size (1 on GPU)"
     )
@@ -171,7 +211,9 @@ class Settings(BaseSettings):
     batch_max_frames: int = Field(default=8, ge=1)
 
     # --- gateway spool -------------------------------------------------------------------
-    spool_dir: Path = Field(default=Path("var/spool"))
+    spool_dir: Path = Field(
+        default=DEFAULT_SPOOL_DIR, description="gateway spool (relative: to the cwd)"
+    )
     spool_key: SecretStr | None = Field(
         default=None, description="base64(16|24|32 bytes)[,keyid:base64...]: AES-GCM at rest"
     )

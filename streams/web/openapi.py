@@ -15,10 +15,8 @@ import importlib
 import json
 import pkgutil
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from faust.web import Request, Response, View
@@ -277,10 +275,8 @@ def undescribed_pages(app: Any) -> list[str]:
 
 
 def service_version() -> str:
-    """camguard's version: pyproject.toml in a checkout, else the installed distribution's."""
-    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
-    if pyproject.is_file():
-        return str(tomllib.loads(pyproject.read_text("utf-8"))["project"]["version"])
+    """camguard's version from the installed distribution (a checkout has one: ``make`` installs
+    it editable); ``0.0.0`` when camguard runs from a bare source tree."""
     try:
         return metadata.version("camguard")
     except metadata.PackageNotFoundError:
