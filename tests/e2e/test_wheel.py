@@ -148,3 +148,19 @@ def test_gateway_from_the_wheel_delivers_frames_from_an_empty_directory(
         assert (cwd / "var" / "spool").is_dir()
     finally:
         assert gateway.stop() == 0, gateway.tail()
+
+
+def test_worker_refuses_to_start_with_two_onnx_runtimes(
+    installed: Installed, tmp_path: Path
+) -> None:
+    # onnxruntime-gpu installed beside onnxruntime: its metadata is all the check reads
+    extra = tmp_path / "site"
+    (extra / "onnxruntime_gpu-1.22.0.dist-info").mkdir(parents=True)
+    metadata = "Metadata-Version: 2.1\nName: onnxruntime-gpu\nVersion: 1.22.0\n"
+    (extra / "onnxruntime_gpu-1.22.0.dist-info" / "METADATA").write_text(metadata)
+    env = user_env(PYTHONPATH=str(extra), CAMGUARD_BROKER="kafka://127.0.0.1:1")
+    done = run([str(installed.camguard), "worker"], tmp_path, env)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "pip uninstall -y onnxruntime onnxruntime-gpu" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "var").exists()  # refused before anything was made
