@@ -26,6 +26,7 @@ from agents.policy_cli import add_parser as add_policy_parser
 from streams.anonymize.exceptions import ProviderError
 from streams.anonymize.ort import check_runtime
 from streams.devstack import KAFKA_SCRIPT, PG_SCRIPT
+from streams.kafka_security import KafkaSecurityError
 from streams.settings import Settings, StateDirError, ensure_state_dir
 
 log = logging.getLogger("camguard")
@@ -73,7 +74,7 @@ def _cmd_script(script: Path, args: argparse.Namespace) -> int:
 
 
 def _cmd_kafka(args: argparse.Namespace) -> int:
-    from agents.worker import prepare_topics
+    from agents.worker import preflight
 
     if args.action not in ("start", "topics"):
         return _cmd_script(KAFKA_SCRIPT, args)
@@ -82,7 +83,7 @@ def _cmd_kafka(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.action == "start" and args.port is not None:
         settings = Settings(broker=f"kafka://127.0.0.1:{args.port}")
-    created = asyncio.run(prepare_topics(settings))
+    created = asyncio.run(preflight(settings))
     print("topics created: " + (", ".join(created) if created else "none (all exist)"))
     return 0
 
@@ -133,7 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KafkaSecurityError as exc:
+        # A wrong password or an untrusted CA: name the cause instead of retrying or a traceback.
+        print(f"camguard {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

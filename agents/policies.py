@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from streams.app import POLICIES, CamguardApp
 from streams.codec import CodecError
 from streams.deadletter import RawMessage, send_dead_letter
+from streams.kafka_security import aiokafka_kwargs
 from streams.policy.exceptions import PolicyError
 from streams.policy.manager import PolicyManager
 from streams.policy.records import decode_policy_message
@@ -59,6 +60,7 @@ async def run_validator(cg: CamguardApp, manager: PolicyManager) -> None:
         group_id=f"{cg.settings.app_id}-policy-validator",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **aiokafka_kwargs(cg.settings),
     )
     await consumer.start()
     try:

@@ -19,9 +19,11 @@ import getpass
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from streams.codec import AvroCodec
+from streams.kafka_security import KafkaSecurityError, aiokafka_kwargs, check_broker
 from streams.policy.book import Outcome
 from streams.policy.crypto import PolicyCipher, generate_key_setting
 from streams.policy.exceptions import PolicyError
@@ -68,6 +70,10 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+def _policy_sink(settings: Settings) -> KafkaPolicySink:
+    return KafkaPolicySink(settings.bootstrap_servers, security=aiokafka_kwargs(settings))
+
+
 def _publisher(sink: KafkaPolicySink, settings: Settings) -> PolicyPublisher:
     return PolicyPublisher(sink, AvroCodec(), PolicyCipher.from_settings(settings))
 
@@ -82,7 +88,7 @@ async def cmd_set(settings: Settings, args: argparse.Namespace) -> int:
     plan = ChangePlan(
         Outcome.APPLIED, ((row.key, row),), (AuditEntry(row.key, operation, old, row),)
     )
-    async with KafkaPolicySink(settings.bootstrap_servers) as sink:
+    async with _policy_sink(settings) as sink:
         await _publisher(sink, settings).publish_plan(plan, _actor(), _now_ms())
     print(
         json.dumps(
@@ -101,7 +107,7 @@ async def cmd_delete(settings: Settings, args: argparse.Namespace) -> int:
     )
     old = await row_store(settings).delete(scope)
     plan = ChangePlan(Outcome.DELETED, ((key, None),), (AuditEntry(key, "DELETE", old, None),))
-    async with KafkaPolicySink(settings.bootstrap_servers) as sink:
+    async with _policy_sink(settings) as sink:
         await _publisher(sink, settings).publish_plan(plan, _actor(), _now_ms())
     print(json.dumps({"key": key, "deleted": old is not None}))
     return 0
@@ -128,7 +134,9 @@ async def cmd_get(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     manager = PolicyManager.from_settings(
         settings.model_copy(update={"service_name": scope.service_name}),
-        source=KafkaPolicySource(settings.bootstrap_servers, follow=False),
+        source=KafkaPolicySource(
+            settings.bootstrap_servers, follow=False, security=aiokafka_kwargs(settings)
+        ),
     )
     await manager.start_hot_reload()
     await manager.stop_hot_reload()
@@ -153,11 +161,11 @@ async def cmd_get(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     rows, invalid = await row_store(settings).list_rows()
-    topic = await read_policy_topic(settings.bootstrap_servers)
+    topic = await read_policy_topic(settings.bootstrap_servers, security=aiokafka_kwargs(settings))
     cipher = PolicyCipher.from_settings(settings)
     result = plan_sync(rows, invalid, topic, AvroCodec(), cipher)
     if not args.dry_run:
-        async with KafkaPolicySink(settings.bootstrap_servers) as sink:
+        async with _policy_sink(settings) as sink:
             await _publisher(sink, settings).publish_plan(result.plan, "sync", _now_ms())
     for bad in result.invalid:
         print(f"invalid row {bad.row_id} not published: {bad.error}", file=sys.stderr)
@@ -180,7 +188,19 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"set": cmd_set, "get": cmd_get, "delete": cmd_delete, "sync": cmd_sync}
+Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+COMMANDS: dict[str, Command] = {
+    "set": cmd_set,
+    "get": cmd_get,
+    "delete": cmd_delete,
+    "sync": cmd_sync,
+}
+
+
+async def _checked(command: Command, settings: Settings, args: argparse.Namespace) -> int:
+    """``command`` after a TLS / SASL check (a wrong password fails fast, with its cause)."""
+    await check_broker(settings)
+    return await command(settings, args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -191,8 +211,8 @@ def run(args: argparse.Namespace) -> int:
     if args.bootstrap:
         settings = settings.model_copy(update={"broker": args.bootstrap})
     try:
-        return asyncio.run(COMMANDS[args.action](settings, args))
-    except (PolicyError, json.JSONDecodeError) as exc:
+        return asyncio.run(_checked(COMMANDS[args.action], settings, args))
+    except (PolicyError, KafkaSecurityError, json.JSONDecodeError) as exc:
         print(f"camguard policy {args.action}: {exc}", file=sys.stderr)
         return 2
 

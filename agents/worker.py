@@ -18,6 +18,7 @@ from agents import health as health_agents
 from agents import policies as policy_agents
 from streams import gctune
 from streams.app import CamguardApp, TopicSpec, build_app, topic_specs
+from streams.kafka_security import check_broker
 from streams.resilience.changelogs import changelog_topic_specs
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -65,6 +66,18 @@ async def prepare_topics(settings: Settings, within_s: float = 30.0) -> list[str
     except (KafkaError, TimeoutError, OSError) as exc:
         log.warning("could not create topics before start (%r); Faust will declare them", exc)
         return []
+
+
+async def preflight(settings: Settings) -> list[str]:
+    """Check TLS / SASL against the broker, then create missing topics.
+
+    Raises :class:`~streams.kafka_security.KafkaSecurityError` (authentication failed,
+    certificate verify failed): Faust would retry those forever without saying why.
+    """
+    check = await check_broker(settings)
+    if not check.reachable:
+        log.warning("Kafka not reachable before start (%s); Faust keeps trying", check.detail)
+    return await prepare_topics(settings)
 
 
 EXIT_SHUTDOWN_STUCK = 70
@@ -117,7 +130,7 @@ class CamguardWorker(faust.Worker):
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run a worker in the foreground until SIGTERM/SIGINT."""
-    asyncio.run(prepare_topics(settings))
+    asyncio.run(preflight(settings))
     gctune.configure(settings.gc_gen0_threshold)
     cg = build_worker(settings)
     worker = CamguardWorker(cg.app, settings, loglevel=loglevel, redirect_stdouts=False)

@@ -23,6 +23,7 @@ from typing import Any
 import faust
 
 from streams.codec import AvroCodec
+from streams.kafka_security import faust_credentials
 from streams.lanes import LaneApp
 from streams.policy.table import declare_policy_table
 from streams.resilience.tables import declare_resilience_tables
@@ -105,6 +106,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     """Faust settings derived from ours."""
     return {
         "broker": settings.broker,
+        "broker_credentials": faust_credentials(settings),
         "store": settings.store,
         "datadir": str(settings.data_dir),
         "web_host": settings.web_host,

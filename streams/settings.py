@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.exceptions import CamguardError
@@ -102,6 +102,57 @@ class Settings(BaseSettings):
     broker_commit_interval_s: float = Field(default=2.8, gt=0)
     frames_retention_ms: int = Field(default=3_600_000, description="camera.frames retention")
     audit_retention_ms: int = Field(default=90 * 24 * 3_600_000)
+
+    # --- Kafka security (TLS / SASL; mapped to clients by streams/kafka_security.py) ----------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="how every Kafka client (worker, gateway, CLI) connects"
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM CA bundle that signed the broker's certificate (SSL, SASL_SSL); "
+        "unset = the system's trusted CAs",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="PEM client certificate (mutual TLS); may hold the key too"
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="PEM key of the certificate")
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="the broker's certificate must name the host connected to"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_connect_check_s: float = Field(
+        default=15.0, gt=0, description="longest start-up check of TLS and SASL against the broker"
+    )
+
+    @model_validator(mode="after")
+    def _kafka_security_consistent(self) -> Settings:
+        protocol = self.kafka_security_protocol
+        sasl = protocol.startswith("SASL_")
+        tls = protocol in ("SSL", "SASL_SSL")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"kafka_security_protocol={protocol} needs CAMGUARD_KAFKA_SASL_USERNAME and "
+                "CAMGUARD_KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and (self.kafka_sasl_username or self.kafka_sasl_password):
+            raise ValueError(
+                f"SASL credentials are set but kafka_security_protocol={protocol} would not send "
+                "them: use SASL_SSL (or SASL_PLAINTEXT)"
+            )
+        files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        if not tls and any(files):
+            raise ValueError(
+                f"TLS files are set but kafka_security_protocol={protocol} does not use TLS: "
+                "use SSL or SASL_SSL"
+            )
+        if (self.kafka_ssl_keyfile or self.kafka_ssl_key_password) and not self.kafka_ssl_certfile:
+            raise ValueError("kafka_ssl_keyfile needs kafka_ssl_certfile (the client certificate)")
+        return self
+
+    # --- end Kafka security ------------------------------------------------------------------
 
     # --- health / breakers ---------------------------------------------------------------
     health_publish_interval_s: float = Field(default=30.0, gt=0)

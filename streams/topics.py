@@ -9,6 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.app import TopicSpec, topic_specs
+from streams.kafka_security import aiokafka_kwargs
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,9 @@ async def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] | None = 
     Returns the names that were created.
     """
     specs = topic_specs(settings) if specs is None else specs
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **aiokafka_kwargs(settings)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -7,6 +7,16 @@
 #   infra/kafka/kafka.sh stop  [--dir D]        # stop the broker by its PID file
 #   infra/kafka/kafka.sh status [--dir D]
 #
+# Opt-in secured listeners (start only; the PLAINTEXT listener on --port stays as it is):
+#   --tls-dir D             TLS material; made with openssl + keytool when D/ca.pem is missing:
+#                           ca.pem (the CA clients trust), broker.p12 (keystore, 127.0.0.1 and
+#                           localhost), truststore.p12, client.pem + client.key (a client
+#                           certificate the CA signed), store.password (both stores' password)
+#   --sasl-ssl-port P       a SASL_SSL listener: SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN
+#   --sasl-user U --sasl-password W
+#                           the one user of that listener (SCRAM users are added at format time)
+#   --ssl-port P            an SSL listener that requires a client certificate signed by the CA
+#
 # Environment: CAMGUARD_CACHE (default ~/.cache/camguard), KAFKA_PORT (default 9092),
 # KAFKA_DIR (run folder, default $CAMGUARD_CACHE/run/kafka-<port>), KAFKA_HEAP (default 512m).
 set -euo pipefail
@@ -19,6 +29,11 @@ port="${KAFKA_PORT:-9092}"
 dir="${KAFKA_DIR:-}"
 python="${PYTHON:-python3}"
 keep=0
+tls_dir=""
+sasl_ssl_port=""
+ssl_port=""
+sasl_user=""
+sasl_password=""
 java="${JAVA:-java}"   # JAVA=/path/to/jdk17/bin/java selects another JDK
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
@@ -48,10 +63,71 @@ parse() {
       --port) port="$2"; shift 2;;
       --dir) dir="$2"; shift 2;;
       --keep) keep=1; shift;;
+      --tls-dir) tls_dir="$2"; shift 2;;
+      --sasl-ssl-port) sasl_ssl_port="$2"; shift 2;;
+      --ssl-port) ssl_port="$2"; shift 2;;
+      --sasl-user) sasl_user="$2"; shift 2;;
+      --sasl-password) sasl_password="$2"; shift 2;;
       *) die "unknown option $1";;
     esac
   done
   [ -n "$dir" ] || dir="$cache/run/kafka-$port"
+}
+
+make_tls() {  # a dev CA, the broker's keystore and truststore, a client certificate
+  [ -f "$tls_dir/ca.pem" ] && return 0
+  command -v openssl >/dev/null 2>&1 || die "openssl is required for --tls-dir: apt-get install -y openssl"
+  command -v keytool >/dev/null 2>&1 || die "keytool (Java 17) is required for --tls-dir"
+  mkdir -p "$tls_dir"
+  (
+    cd "$tls_dir"
+    umask 077
+    local pw; pw="$(openssl rand -hex 16)"
+    printf '%s' "$pw" > store.password
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=camguard dev CA" \
+      -keyout ca.key -out ca.pem -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign"
+    local name ext
+    for name in broker client; do
+      if [ "$name" = broker ]; then
+        ext="subjectAltName=IP:127.0.0.1,DNS:localhost"$'\n'"extendedKeyUsage=serverAuth"
+      else
+        ext="subjectAltName=DNS:camguard-client"$'\n'"extendedKeyUsage=clientAuth"
+      fi
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=camguard-$name" -keyout "$name.key" -out "$name.csr"
+      openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+        -out "$name.pem" -extfile <(printf '%s\n' "$ext")
+    done
+    openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+      -out broker.p12 -passout "pass:$pw"
+    keytool -importcert -noprompt -alias camguard-ca -file ca.pem -keystore truststore.p12 \
+      -storetype PKCS12 -storepass "$pw"
+    rm -f broker.csr client.csr ca.srl
+    chmod 644 ca.pem client.pem
+  ) > "$dir/logs/tls.log" 2>&1 || { cat "$dir/logs/tls.log" >&2; die "making TLS material in $tls_dir failed"; }
+}
+
+secured_properties() {  # listeners and security settings added by the opt-in flags
+  local pw; pw="$(cat "$tls_dir/store.password")"
+  cat <<PROPS
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls_dir/broker.p12
+ssl.keystore.password=$pw
+ssl.key.password=$pw
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$tls_dir/truststore.p12
+ssl.truststore.password=$pw
+PROPS
+  if [ -n "$ssl_port" ]; then echo "listener.name.ssl.ssl.client.auth=required"; fi
+  if [ -n "$sasl_ssl_port" ]; then
+    local scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    cat <<PROPS
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=$scram
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=$scram
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user="$sasl_password";
+PROPS
+  fi
 }
 
 alive() { [ -f "$dir/kafka.pid" ] && kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; }
@@ -67,15 +143,36 @@ start() {
   local fresh=1  # --keep on a formatted dir: same config and data, the broker just restarts
   if [ "$keep" = 1 ] && [ -f "$dir/data/meta.properties" ]; then fresh=0; fi
   [ "$fresh" = 0 ] || rm -rf "$dir"; mkdir -p "$dir/logs" "$dir/data"
+  local listeners="PLAINTEXT://127.0.0.1:$port" protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  local scram_args=()
+  if [ -n "$sasl_ssl_port$ssl_port" ]; then
+    [ -n "$tls_dir" ] || die "--sasl-ssl-port and --ssl-port need --tls-dir"
+    if [ -n "$sasl_ssl_port" ] && { [ -z "$sasl_user" ] || [ -z "$sasl_password" ]; }; then
+      die "--sasl-ssl-port needs --sasl-user and --sasl-password"
+    fi
+    local p
+    for p in $sasl_ssl_port $ssl_port; do
+      "$python" "$here/probe.py" free "$p" || die "port $p is already taken on 127.0.0.1"
+    done
+    mkdir -p "$tls_dir"; tls_dir="$(cd "$tls_dir" && pwd)"
+    [ "$fresh" = 0 ] || make_tls
+  fi
+  if [ -n "$sasl_ssl_port" ]; then
+    listeners+=",SASL_SSL://127.0.0.1:$sasl_ssl_port"; protocols+=",SASL_SSL:SASL_SSL"
+    for mechanism in SCRAM-SHA-512 SCRAM-SHA-256; do
+      scram_args+=(--add-scram "$mechanism=[name=$sasl_user,password=$sasl_password]")
+    done
+  fi
+  if [ -n "$ssl_port" ]; then listeners+=",SSL://127.0.0.1:$ssl_port"; protocols+=",SSL:SSL"; fi
   [ "$fresh" = 0 ] || cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$dir/data
 num.partitions=4
 offsets.topic.replication.factor=1
@@ -89,6 +186,9 @@ auto.create.topics.enable=true
 log.cleaner.backoff.ms=1000
 log.segment.bytes=67108864
 PROPS
+  if [ "$fresh" = 1 ] && [ -n "$sasl_ssl_port$ssl_port" ]; then
+    secured_properties >> "$dir/server.properties"
+  fi
   cat > "$dir/log4j.properties" <<PROPS
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.FileAppender
@@ -105,6 +205,7 @@ PROPS
   if [ "$fresh" = 1 ]; then
   cluster="$("$java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
   "$java" -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
+    "${scram_args[@]}" \
     > "$dir/logs/format.log" 2>&1 || { cat "$dir/logs/format.log" >&2; die "formatting KRaft storage failed"; }
   fi
   nohup "$java" -cp "$cp" "${jopts[@]}" kafka.Kafka "$dir/server.properties" \

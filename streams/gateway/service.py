@@ -28,6 +28,7 @@ from streams.gateway.camera import CameraOptions, CameraSpec, CameraWorker
 from streams.gateway.metrics import GatewaySnapshot
 from streams.gateway.records import EventKind
 from streams.gateway.web import build_web_app
+from streams.kafka_security import check_broker
 from streams.settings import Settings
 from streams.spool.cipher import SpoolCipher
 from streams.spool.config import Backpressure, FsyncPolicy, QueueConfig
@@ -96,7 +97,8 @@ class Gateway:
         self.queue = ResilienceQueue(
             name, queue_config(settings, config.batch_size), clock=clock, cipher=cipher
         )
-        self.sink = sink or KafkaSink(settings.bootstrap_servers, client_id=f"camguard-{name}")
+        self.sink = sink or KafkaSink.from_settings(settings, client_id=f"camguard-{name}")
+        self._check_broker = sink is None
         self.producer = ResilientProducer(self.queue, self.sink, config.producer)
         self.executor = ThreadPoolExecutor(
             max_workers=min(16, 2 + 2 * len(config.cameras)), thread_name_prefix="gateway"
@@ -120,6 +122,14 @@ class Gateway:
         )
 
     async def start(self) -> None:
+        """Start; raise :class:`KafkaSecurityError` when TLS or SASL cannot work (no retry will).
+
+        A broker that is only unreachable is no reason to stop: frames spool until it is back.
+        """
+        if self._check_broker:
+            check = await check_broker(self.settings)
+            if not check.reachable:
+                log.warning("Kafka not reachable at start (%s); spooling meanwhile", check.detail)
         await self.producer.start()
         if self.config.serve_http:
             await self._serve()

@@ -2,13 +2,15 @@
 
 Reading uses no consumer group: every partition is assigned and read from the beginning, so
 each reader sees the whole compacted topic, then follows it. Writing uses an idempotent
-producer with ``acks=all``.
+producer with ``acks=all``. ``security`` is :func:`streams.kafka_security.aiokafka_kwargs` of the
+caller's settings (TLS / SASL); None connects in PLAINTEXT.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -38,14 +40,16 @@ class KafkaPolicySource:
         *,
         poll_timeout_ms: int = 100,
         follow: bool = True,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.security = dict(security or {})
         self.topic = topic
         self.poll_timeout_ms = poll_timeout_ms
         self.follow = follow
 
     async def _partitions(self) -> list[int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, **self.security)
         await admin.start()
         try:
             [meta] = await admin.describe_topics([self.topic])
@@ -78,6 +82,7 @@ class KafkaPolicySource:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **self.security,
         )
         await consumer.start()
         try:
@@ -96,7 +101,10 @@ class KafkaPolicySource:
 
 
 async def read_topic(
-    bootstrap_servers: str, topic: str, timeout_s: float = 30.0
+    bootstrap_servers: str,
+    topic: str,
+    timeout_s: float = 30.0,
+    security: Mapping[str, Any] | None = None,
 ) -> list[tuple[str | None, bytes | None]]:
     """Every message of ``topic`` up to its end offsets now, in order per partition."""
     out: list[tuple[str | None, bytes | None]] = []
@@ -104,18 +112,21 @@ async def read_topic(
     def keep(key: bytes | str | None, value: bytes | None) -> None:
         out.append((key.decode("utf-8", "replace") if isinstance(key, bytes) else key, value))
 
-    source = KafkaPolicySource(bootstrap_servers, topic, follow=False)
+    source = KafkaPolicySource(bootstrap_servers, topic, follow=False, security=security)
     await asyncio.wait_for(source.run(keep, asyncio.Event()), timeout_s)
     return out
 
 
 async def read_policy_topic(
-    bootstrap_servers: str, topic: str = POLICIES_TOPIC, timeout_s: float = 30.0
+    bootstrap_servers: str,
+    topic: str = POLICIES_TOPIC,
+    timeout_s: float = 30.0,
+    security: Mapping[str, Any] | None = None,
 ) -> dict[str, bytes | None]:
     """The latest value per key (None = tombstone) as the topic holds it now."""
     return {
         key: value
-        for key, value in await read_topic(bootstrap_servers, topic, timeout_s)
+        for key, value in await read_topic(bootstrap_servers, topic, timeout_s, security)
         if key is not None
     }
 
@@ -128,11 +139,16 @@ class KafkaPolicySink:
         bootstrap_servers: str,
         policies_topic: str = POLICIES_TOPIC,
         audit_topic: str = AUDIT_TOPIC,
+        *,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.policies_topic = policies_topic
         self.audit_topic = audit_topic
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all"
+            bootstrap_servers=bootstrap_servers,
+            enable_idempotence=True,
+            acks="all",
+            **(security or {}),
         )
 
     async def __aenter__(self) -> KafkaPolicySink:

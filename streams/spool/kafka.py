@@ -17,6 +17,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerClosed
 
+from streams.kafka_security import aiokafka_kwargs
+from streams.settings import Settings
 from streams.spool.sink import OutboundRecord, SinkRejectedError, SinkUnavailableError
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,11 @@ class KafkaSink:
             "acks": "all",
         }
         self._producer: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> KafkaSink:
+        """A sink on ``settings``' brokers with its TLS / SASL settings."""
+        return cls(settings.bootstrap_servers, **aiokafka_kwargs(settings), **options)
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, **self.options)
