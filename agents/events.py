@@ -8,7 +8,9 @@ Each message is decoded as a ``CameraEvent``; what cannot be decoded, carries a 
 its camera_id (it would land in another partition's state), a timestamp further off than
 ``max_clock_skew_s`` or a negative latency goes to ``camguard.deadletter`` with its reason.
 Everything else updates the camera's breaker and health (unknown cameras get fresh state) and
-publishes breaker transitions. A message whose offset the rows already hold (a replay after a
+publishes breaker transitions, with the camera's thresholds under the ``resilience`` and
+``health`` policies in force (:mod:`streams.resilience.scoped`: camera > org > global over the
+settings, applied live). A message whose offset the rows already hold (a replay after a
 crash) is skipped, so table counts stay exact (see :mod:`streams.resilience.tables`). The logic
 is in :mod:`streams.resilience.camera`.
 """

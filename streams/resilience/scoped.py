@@ -20,6 +20,7 @@ a lower failure threshold trips at the next failure once the consecutive failure
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Protocol, TypeVar
 
@@ -28,6 +29,7 @@ from streams.resilience.breaker import CircuitBreakerConfig
 from streams.resilience.camera import CameraConfig
 from streams.resilience.health import HealthConfig
 
+log = logging.getLogger(__name__)
 M = TypeVar("M", bound=PolicyModel)
 CacheKey = tuple[str | None, str]
 MAX_CACHED = 100_000
@@ -101,6 +103,9 @@ class CameraConfigs:
         self._revision: int | None = None
         self.resolved = 0
         """How many (org, camera) configs were resolved (a cache miss each)."""
+        self.failed = 0
+        """How many resolutions were refused (the camera ran with ``base`` instead)."""
+        self.last_error: str | None = None
 
     @property
     def cached(self) -> int:
@@ -121,8 +126,22 @@ class CameraConfigs:
         if found is None:
             if len(cache) >= self._max_cached:
                 cache.clear()
-            resilience, _ = policies.typed(ResiliencePolicy, "resilience", org_id, camera_id)
-            health, _ = policies.typed(HealthPolicy, "health", org_id, camera_id)
-            found = cache[key] = camera_config(self.base, resilience, health)
+            found = cache[key] = self._resolve(policies, org_id, camera_id)
             self.resolved += 1
         return found
+
+    def _resolve(
+        self, policies: ScopedPolicies, org_id: str | None, camera_id: str
+    ) -> CameraConfig:
+        try:
+            resilience, _ = policies.typed(ResiliencePolicy, "resilience", org_id, camera_id)
+            health, _ = policies.typed(HealthPolicy, "health", org_id, camera_id)
+            return camera_config(self.base, resilience, health)
+        except ValueError as exc:  # pydantic's ValidationError is one
+            # Rows are validated one by one when they arrive; should their merge still be
+            # refused, the camera keeps running (with the worker's own thresholds) rather than
+            # the events lane crashing on every batch until the rows change.
+            self.failed += 1
+            self.last_error = f"{org_id}/{camera_id}: {exc}"
+            log.warning("camera config of %s/%s: %s; settings used", org_id, camera_id, exc)
+            return self.base

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from typing import TypeVar
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.policy.manager import PolicyManager
-from streams.policy.models import HealthPolicy, ResiliencePolicy
+from streams.policy.models import HealthPolicy, PolicyModel, ResiliencePolicy
 from streams.policy.resolve import PolicyRow
 from streams.resilience.breaker import BreakerState, CircuitBreakerConfig, State
 from streams.resilience.camera import CameraConfig, apply_observation
@@ -17,6 +18,7 @@ from streams.resilience.health import EventKind, HealthConfig, HealthState, Obse
 from streams.resilience.scoped import CameraConfigs, breaker_config, camera_config, health_config
 from streams.settings import Settings
 
+M = TypeVar("M", bound=PolicyModel)
 NOW = 1_700_000_000.0
 ORG, OTHER_ORG = "org-1", "org-2"
 
@@ -172,6 +174,27 @@ def test_the_cache_is_bounded() -> None:
 def test_without_policies_every_camera_gets_the_base() -> None:
     base = CameraConfig(breaker=CircuitBreakerConfig(failure_threshold=3))
     assert CameraConfigs(base).for_camera(ORG, "cam-1") is base
+
+
+class RefusingPolicies:
+    """Policies whose merge is refused (a fake of the ScopedPolicies protocol)."""
+
+    revision = 1
+
+    def typed(
+        self, model: type[M], policy_type: str, org_id: str | None, camera_id: str | None
+    ) -> tuple[M, int | None]:
+        raise ValueError(f"{policy_type}: merged values refused")
+
+
+def test_a_refused_resolution_runs_the_camera_with_the_settings_and_says_so() -> None:
+    base = CameraConfig(breaker=CircuitBreakerConfig(failure_threshold=3))
+    configs = CameraConfigs(base, RefusingPolicies())
+    assert configs.for_camera(ORG, "cam-1") is base
+    assert configs.for_camera(ORG, "cam-1") is base
+    assert (configs.failed, configs.resolved) == (1, 1)
+    assert configs.last_error is not None
+    assert "merged values refused" in configs.last_error
 
 
 def fail(
