@@ -110,7 +110,7 @@ def health_store(
     """Where the monitor publishes: camera.health with a broker, else the client's Supabase
     project, else the settings' store (None: nowhere, stats are only kept)."""
     if sink is None and "broker" in settings.model_fields_set:
-        sink = KafkaSink(settings.bootstrap_servers, client_id=f"{settings.app_id}-health")
+        sink = KafkaSink.from_settings(settings, client_id=f"{settings.app_id}-health")
     if sink is not None:
         return TopicHealthStore(sink)
     if client is None:
