@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from streams.anonymize.exceptions import ModelError
-from streams.anonymize.models import MODELS, fetch_models, resolve_model
+from streams.anonymize.exceptions import ModelError, ProviderError
+from streams.anonymize.ort import check_runtime
 from streams.settings import Settings
 
 
@@ -36,6 +36,15 @@ def add_models_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 def run_models(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Run ``models fetch`` or ``models list``; returns the process exit status."""
+    try:
+        check_runtime()
+    except ProviderError as exc:
+        print(f"camguard models: {exc}", file=sys.stderr)
+        return 2
+    # Imported here, not at the top: streams.anonymize.models imports onnxruntime, and
+    # `import agents.cli` must work without one so that every command can print the fix above.
+    from streams.anonymize.models import MODELS, fetch_models, resolve_model
+
     models_dir: Path = args.models_dir or Settings().models_dir
     if args.models_action == "fetch":
         try:

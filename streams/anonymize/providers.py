@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.anonymize.exceptions import ProviderError
+from streams.anonymize.provider_options import GpuOptions, ProviderOptions, provider_options
 
 ORT_NAMES = {
     "tensorrt": "TensorrtExecutionProvider",
@@ -22,7 +23,7 @@ ORT_NAMES = {
     "cpu": "CPUExecutionProvider",
 }
 PREFERENCE = ("tensorrt", "cuda", "cpu")
-ProviderOptions = dict[str, str]
+DEFAULT_GPU = GpuOptions()  # fp16, engine cache on, no memory cap, device 0
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,7 @@ def select_providers(
     *,
     engine_cache: Path,
     shapes: InputShapes | None = None,
-    fp16: bool = True,
-    device_id: int = 0,
+    gpu: GpuOptions = DEFAULT_GPU,
 ) -> ProviderPlan:
     """Order the requested providers that ``available`` offers, with their options.
 
@@ -100,39 +100,21 @@ def select_providers(
         raise ProviderError(f"none of {requested!r} is available; onnxruntime offers {available}")
     providers: list[tuple[str, ProviderOptions]] = []
     for name in chosen:
-        options: ProviderOptions = {}
-        if name == "tensorrt":
-            options = {
-                "device_id": str(device_id),
-                "trt_fp16_enable": str(fp16),
-                "trt_engine_cache_enable": "True",
-                "trt_engine_cache_path": str(engine_cache),
-                "trt_timing_cache_enable": "True",
-                "trt_timing_cache_path": str(engine_cache),
-            }
-            if shapes is not None:
-                options.update(shapes.profile())
-        elif name == "cuda":
-            options = {"device_id": str(device_id), "cudnn_conv_algo_search": "HEURISTIC"}
+        options: ProviderOptions = provider_options(name, gpu, engine_cache)
+        if name == "tensorrt" and shapes is not None:
+            options.update(shapes.profile())
         providers.append((ORT_NAMES[name], options))
     return ProviderPlan(tuple(providers))
 
 
 @dataclass(frozen=True)
 class ThreadConfig:
-    """Threads of one process: per session, per worker pool, and the libraries' environment."""
+    """Threads of one process: per session and per worker pool (the libraries' environment
+    variables follow from it: :func:`streams.anonymize.provider_options.process_environment`)."""
 
     intra_op: int
     inter_op: int
     pool_size: int
-
-    def environment(self) -> dict[str, str]:
-        """OMP/OpenBLAS/MKL thread counts; BLAS stays single-threaded (ORT does the work)."""
-        return {
-            "OMP_NUM_THREADS": str(self.intra_op),
-            "MKL_NUM_THREADS": str(self.intra_op),
-            "OPENBLAS_NUM_THREADS": "1",
-        }
 
 
 def thread_config(

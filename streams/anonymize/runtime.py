@@ -31,6 +31,7 @@ from streams.anonymize.models import (
     Precision,
     resolve_model,
 )
+from streams.anonymize.provider_options import gpu_options, inference_threads, process_environment
 from streams.anonymize.providers import (
     ORT_NAMES,
     InputShapes,
@@ -105,6 +106,7 @@ class ONNXOptimizer:
             self.available,
             engine_cache=self.settings.models_dir / "trt-engines",
             shapes=shapes,
+            gpu=gpu_options(os.environ, self.settings.gpu_mem_limit_mb),
         )
 
     def get_providers(self, model: str) -> list[tuple[str, dict[str, str]]]:
@@ -114,7 +116,7 @@ class ONNXOptimizer:
 
     def threads(self, model: str) -> ThreadConfig:
         return thread_config(
-            self.settings.inference_threads,
+            inference_threads(self.settings.inference_threads, os.environ),
             self.settings.worker_pool_size,
             self.cpu_count,
             self.plan(model).gpu,
@@ -231,8 +233,7 @@ def apply_service_optimizations(
     optimizer = get_optimizer(settings)
     threads = optimizer.threads("centerface")
     env = os.environ if environ is None else environ
-    for key, value in threads.environment().items():
-        env.setdefault(key, value)
+    env.update(process_environment(threads.intra_op, optimizer.plan("centerface").gpu, env))
     cv2.setNumThreads(threads.intra_op)
     log.info("%s: %s, threads %s", service, optimizer.get_device_config("centerface"), threads)
     return threads

@@ -1,4 +1,5 @@
-"""The gateway's HTTP port: GET /queue/stats (JSON) and GET /metrics (Prometheus text).
+"""The gateway's HTTP port: GET /queue/stats (JSON), GET /metrics (Prometheus text) and
+GET /healthz (liveness, for a container's healthcheck).
 
 Both pages are described in :mod:`streams.web.endpoints`; /queue/stats is validated against
 its ``QueueStatsResponse`` model so the page and the OpenAPI contract cannot drift apart.
@@ -48,6 +49,11 @@ def build_web_app(snapshot: Callable[[], GatewaySnapshot]) -> web.Application:
         body = stats_response(snapshot()).model_dump_json()
         return web.Response(text=body, content_type="application/json")
 
+    async def healthz(_: web.Request) -> web.Response:
+        # Liveness only: the process and its event loop answer. A broker outage is not a
+        # reason to restart a gateway (it spools), so the sink's state is not part of it.
+        return web.json_response({"status": "ok", "app_id": "camguard-gateway"})
+
     async def metrics(_: web.Request) -> web.Response:
         response = web.Response(body=render(snapshot))
         response.headers["Content-Type"] = CONTENT_TYPE
@@ -56,4 +62,5 @@ def build_web_app(snapshot: Callable[[], GatewaySnapshot]) -> web.Application:
     app = web.Application()
     app.router.add_get("/queue/stats", queue_stats)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
     return app

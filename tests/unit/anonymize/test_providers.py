@@ -8,6 +8,7 @@ import cv2
 import pytest
 
 from streams.anonymize.exceptions import ProviderError
+from streams.anonymize.provider_options import process_environment
 from streams.anonymize.providers import (
     InputShapes,
     choose_batch_size,
@@ -87,7 +88,7 @@ def test_threads_split_cpus_between_pool_workers() -> None:
     assert thread_config(0, 2, 8, gpu=False).intra_op == 4
     assert thread_config(0, 16, 8, gpu=False).intra_op == 1
     assert thread_config(3, 2, 8, gpu=False).intra_op == 3
-    env = thread_config(0, 1, 4, gpu=False).environment()
+    env = process_environment(thread_config(0, 1, 4, gpu=False).intra_op, False, {})
     assert env == {"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4", "OPENBLAS_NUM_THREADS": "1"}
 
 
@@ -202,3 +203,21 @@ def test_service_optimizations_set_the_thread_environment_and_opencv(tmp_path: P
         cv2.setNumThreads(before)
     assert (threads.intra_op, threads.inter_op) == (3, 1)
     assert env == {"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def test_the_specifications_gpu_variables_and_memory_limit_reach_the_session_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORT_TENSORRT_FP16_ENABLE", "0")
+    monkeypatch.setenv("ORT_TENSORRT_ENGINE_CACHE_ENABLE", "0")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    settings = Settings(models_dir=tmp_path, gpu_mem_limit_mb=512, worker_pool_size=1)
+    optimizer = ONNXOptimizer(gpu_available=True, settings=settings)
+    options = dict(optimizer.get_providers("centerface"))
+    trt, cuda = options["TensorrtExecutionProvider"], options["CUDAExecutionProvider"]
+    assert trt["trt_fp16_enable"] == "False"
+    assert trt["trt_engine_cache_enable"] == "False"
+    assert "trt_engine_cache_path" not in trt
+    assert trt["trt_max_workspace_size"] == str(512 * 1024 * 1024)
+    assert cuda["gpu_mem_limit"] == str(512 * 1024 * 1024)
+    assert ONNXOptimizer(False, settings).threads("centerface").intra_op == 3

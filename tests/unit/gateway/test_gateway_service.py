@@ -102,7 +102,9 @@ async def test_stats_and_metrics_pages(tmp_path: Path) -> None:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client:
         stats = await client.get("/queue/stats")
         metrics = await client.get("/metrics")
+        healthz = await client.get("/healthz")
     await gw.stop()
+    assert healthz.json() == {"status": "ok", "app_id": "camguard-gateway"}
     assert stats.status_code == 200
     body = QueueStatsResponse.model_validate_json(stats.content)
     assert {"memory_queue_size", "disk_queue_size", "total_queued"} <= set(stats.json())
