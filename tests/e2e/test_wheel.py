@@ -10,6 +10,8 @@ camguard module, schema and script comes from the wheel (the first test proves i
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -164,3 +166,36 @@ def test_worker_refuses_to_start_with_two_onnx_runtimes(
     assert "pip uninstall -y onnxruntime onnxruntime-gpu" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "var").exists()  # refused before anything was made
+
+
+SPEC_SUITE_CHECK = """
+import common_schemas, pathlib, sys
+here = pathlib.Path(common_schemas.__file__).resolve()
+sys.exit(0 if pathlib.Path(sys.prefix).resolve() in here.parents else f"from {here}")
+"""
+
+
+def test_the_specifications_snippets_pass_with_common_schemas_from_the_wheel(
+    installed: Installed, models: None, tmp_path: Path
+) -> None:
+    """The verbatim common_schemas tests, run by the wheel's interpreter in a directory that
+    holds a copy of the tests and nothing of camguard: every import resolves to the wheel."""
+    suite = tmp_path / "suite"
+    shutil.copytree(ROOT / "tests", suite / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    pytest_config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
+    options = dict(pytest_config["ini_options"])
+    options.pop("testpaths")
+    options["pythonpath"] = ["."]
+    lines = ["[pytest]"]
+    for key, value in options.items():
+        rendered = "\n  ".join(value) if isinstance(value, list) else str(value)
+        lines.append(f"{key} =\n  {rendered}" if isinstance(value, list) else f"{key} = {value}")
+    (suite / "pytest.ini").write_text("\n".join(lines) + "\n")
+    _check(run([str(installed.python), "-c", SPEC_SUITE_CHECK], suite, user_env()))
+    argv = [str(installed.python), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    done = run([*argv, "tests/unit/common_schemas"], suite, user_env(), timeout=280)
+    _check(done)
+    passed = re.search(r"(\d+) passed", done.stdout)
+    assert passed, done.stdout[-2000:]
+    assert int(passed.group(1)) >= 20
+    assert "skipped" not in done.stdout
