@@ -40,6 +40,9 @@ def workers(
     env = {
         "CAMGUARD_WEBHOOK_SECRET": SECRET.decode(),
         "CAMGUARD_APP_ID": f"policy-it-{uuid.uuid4().hex[:6]}",
+        # a fresh consumer group would otherwise anonymize every frame earlier tests left on
+        # camera.frames first: on 2 cores that starves the policy consumer past the deadline
+        "CAMGUARD_CONSUMER_AUTO_OFFSET_RESET": "latest",
     }
     procs = [WorkerProcess(kafka_bootstrap, free_port(), base / f"w{i}", env) for i in (1, 2)]
     for i, proc in enumerate(procs, 1):
