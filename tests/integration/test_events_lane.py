@@ -31,6 +31,7 @@ from tests.integration.worker_process import (
     counters,
     eventually,
     local_cameras,
+    start_at_end,
     worker_env,
 )
 
@@ -83,6 +84,7 @@ async def test_rebalance_moves_partitions_without_losing_or_repeating_events(
     settings = Settings(broker=f"kafka://{kafka_bootstrap}", app_id=app_id)
     await ensure_topics(settings)
     await ensure_changelog_topics(settings)
+    await start_at_end(kafka_bootstrap, app_id, ["camera.frames"])  # this test is about events
 
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
     await producer.start()

@@ -32,7 +32,7 @@ from streams.policy.testing import signed_headers, supabase_row, webhook_body
 from streams.resilience.changelogs import ensure_changelog_topics
 from streams.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.worker_process import Worker, eventually, worker_env
+from tests.integration.worker_process import Worker, eventually, start_at_end, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -113,6 +113,7 @@ async def test_a_webhook_lowers_one_cameras_failure_threshold_live(
     settings = Settings(broker=f"kafka://{kafka_bootstrap}", app_id=f"policy-breaker-{run}")
     await ensure_topics(settings)
     await ensure_changelog_topics(settings)
+    await start_at_end(kafka_bootstrap, f"policy-breaker-{run}", ["camera.frames"])
     worker = Worker(env, tmp_path / "data", tmp_path / "worker.log", loglevel="info")
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()

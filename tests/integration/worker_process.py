@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.devstack import REPO_ROOT, free_port
 
@@ -96,3 +98,34 @@ async def local_cameras(client: httpx.AsyncClient, worker: Worker, prefix: str) 
     return {
         c["camera_id"]: c for c in answer.json()["cameras"] if c["camera_id"].startswith(prefix)
     }
+
+
+async def start_at_end(bootstrap: str, group_id: str, topics: Sequence[str]) -> None:
+    """Commit ``group_id``'s offsets on ``topics`` at their current end.
+
+    A worker of a fresh group (``CAMGUARD_APP_ID``) reads every topic from the start; this
+    makes it skip what earlier tests left on ``topics`` (e.g. hundreds of frames to anonymize
+    on ``camera.frames``, minutes of CPU on 2 cores) while its other topics still start at the
+    beginning.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(topic["topic"], part["partition"])
+        for topic in described
+        for part in topic["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()

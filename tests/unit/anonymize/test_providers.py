@@ -19,6 +19,15 @@ from streams.anonymize.runtime import ONNXOptimizer, apply_service_optimizations
 from streams.settings import Settings
 
 ALL = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+@pytest.fixture(autouse=True)
+def no_thread_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OMP_NUM_THREADS sets the threads per inference (an operator's override), and
+    apply_service_optimizations writes it into os.environ: start every test without it."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+
 CPU = ["CPUExecutionProvider"]
 CACHE = Path("engines")
 
