@@ -55,9 +55,12 @@ LAG_INTERVAL_S = 0.25
 
 PrivacyLookup = Callable[[str | None, str], tuple[BlurConfig, int | None]]
 # (camera_id, event) -> (allowed, reason); refusals are counted by the check itself
-BreakerCheck = Callable[[str, EventT[Any]], Awaitable[tuple[bool, str]]]
-# (camera_id, ok, latency_ms, error reason, event)
-OutcomeRecorder = Callable[[str, bool, float | None, str | None, EventT[Any]], Awaitable[None]]
+# (camera_id, org_id, event): the org picks the camera's resilience policy
+BreakerCheck = Callable[[str, str | None, EventT[Any]], Awaitable[tuple[bool, str]]]
+# (camera_id, org_id, ok, latency_ms, error reason, event)
+OutcomeRecorder = Callable[
+    [str, str | None, bool, float | None, str | None, EventT[Any]], Awaitable[None]
+]
 
 
 def privacy_for(
@@ -109,7 +112,7 @@ class FramesProcessor:
             except (CodecError, InvalidEventError) as exc:
                 await send_dead_letter(self.cg, event.message, exc, CONSUMER)
                 continue
-            allowed, _ = await self.breaker(camera_id, event)
+            allowed, _ = await self.breaker(camera_id, frame.get("org_id"), event)
             if not allowed:
                 continue
             accepted.append((event, frame, *self._privacy(frame.get("org_id"), camera_id)))
@@ -145,6 +148,7 @@ class FramesProcessor:
         error = outcome.error
         await self.record_outcome(
             frame["camera_id"],
+            frame.get("org_id"),
             error is None,
             result.latency_ms,
             None if error is None else error.reason,
@@ -222,13 +226,20 @@ def install(
     settings = cg.settings
     apply_service_optimizations("frames", settings)
 
-    async def check(camera_id: str, event: EventT[Any]) -> tuple[bool, str]:
-        return await breakers.breaker_allows(cg, camera_id, event=event)
+    async def check(camera_id: str, org_id: str | None, event: EventT[Any]) -> tuple[bool, str]:
+        return await breakers.breaker_allows(cg, camera_id, event=event, org_id=org_id)
 
     async def record(
-        camera_id: str, ok: bool, latency_ms: float | None, error: str | None, event: EventT[Any]
+        camera_id: str,
+        org_id: str | None,
+        ok: bool,
+        latency_ms: float | None,
+        error: str | None,
+        event: EventT[Any],
     ) -> None:
-        await breakers.record_frame_outcome(cg, camera_id, ok, latency_ms, error=error, event=event)
+        await breakers.record_frame_outcome(
+            cg, camera_id, ok, latency_ms, error=error, event=event, org_id=org_id
+        )
 
     processor = FramesProcessor(
         cg,

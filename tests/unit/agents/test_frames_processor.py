@@ -80,18 +80,26 @@ def _event(camera_id: str, hw: tuple[int, int], seq: int) -> Event:
     return Event(Message(camera_id.encode(), CODEC.encode("Frame", record), offset=seq))
 
 
-async def _allow(camera_id: str, event: Any) -> tuple[bool, str]:
+async def _allow(camera_id: str, org_id: str | None, event: Any) -> tuple[bool, str]:
     return True, "closed"
 
 
 @dataclass
 class Outcomes:
     seen: list[tuple[str, bool, str | None]] = field(default_factory=list)
+    orgs: list[str | None] = field(default_factory=list)
 
     async def __call__(
-        self, camera_id: str, ok: bool, latency: float | None, error: str | None, event: Any
+        self,
+        camera_id: str,
+        org_id: str | None,
+        ok: bool,
+        latency: float | None,
+        error: str | None,
+        event: Any,
     ) -> None:
         self.seen.append((camera_id, ok, error))
+        self.orgs.append(org_id)
 
 
 def _processor(
@@ -220,3 +228,22 @@ async def test_undecodable_frames_are_dead_lettered_and_the_rest_published(bad: 
         await processor.handle([Event(Message(b"cam-1", bad)), good])
     assert len(_published(cg)) == 1
     assert len(_dead(cg)) == 1
+
+
+async def test_the_breaker_and_its_outcome_get_the_frames_org() -> None:
+    """The org picks the camera's resilience policy (camera > org > global)."""
+    cg = _cg()
+    asked: list[tuple[str, str | None]] = []
+
+    async def allow(camera_id: str, org_id: str | None, event: Any) -> tuple[bool, str]:
+        asked.append((camera_id, org_id))
+        return True, "closed"
+
+    outcomes = Outcomes()
+    async with AnonymizationMiddleware(_fakes(), Settings(worker_pool_size=1)) as middleware:
+        processor = FramesProcessor(
+            cg, middleware, lambda org, cam: (BlurConfig(), None), allow, outcomes
+        )
+        await processor.handle([_event("cam-1", (480, 640), 1)])
+    assert asked == [("cam-1", "org-1")]
+    assert outcomes.orgs == ["org-1"]
