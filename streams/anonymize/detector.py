@@ -169,10 +169,17 @@ def tile_spans(length: int, crop: int, overlap: int) -> list[tuple[int, int]]:
 
 
 def plan_views(
-    index: int, height: int, width: int, max_side: int, tiling: Tiling | None
+    index: int,
+    height: int,
+    width: int,
+    max_side: int,
+    tiling: Tiling | None,
+    upscale: float = 1.0,
 ) -> list[View]:
-    """The whole frame at ``max_side`` plus, with ``tiling``, its tiles (see :class:`Tiling`)."""
-    base = View(index, 0, 0, height, width, plan_letterbox(height, width, max_side))
+    """The whole frame at ``max_side`` (a smaller frame enlarged by up to ``upscale``) plus,
+    with ``tiling``, its tiles (see :class:`Tiling`; an enlarged frame needs none)."""
+    plan = plan_letterbox(height, width, max_side, upscale=upscale)
+    base = View(index, 0, 0, height, width, plan)
     views = [base]
     if tiling is None:
         return views
@@ -241,6 +248,7 @@ class OnnxDetector:
     threshold: float | None = None
     max_batch: int = 8
     tiling: Tiling | None = None
+    upscale: float = 1.0  # frames smaller than max_side are enlarged by up to this factor
 
     @property
     def kind(self) -> Kind:
@@ -251,7 +259,7 @@ class OnnxDetector:
         return self.codec.name
 
     def views(self, index: int, height: int, width: int) -> list[View]:
-        return plan_views(index, height, width, self.max_side, self.tiling)
+        return plan_views(index, height, width, self.max_side, self.tiling, self.upscale)
 
     def detect(
         self, images: Sequence[Image], threshold: float | None = None

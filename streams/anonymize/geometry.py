@@ -79,11 +79,17 @@ class Letterbox:
         return self.resized_h / self.height
 
 
-def plan_letterbox(height: int, width: int, max_side: int, stride: int = STRIDE) -> Letterbox:
-    """Scale so the longer side is <= ``max_side`` (0 = full resolution) and pad to ``stride``."""
+def plan_letterbox(
+    height: int, width: int, max_side: int, stride: int = STRIDE, upscale: float = 1.0
+) -> Letterbox:
+    """Scale so the longer side is <= ``max_side`` (0 = full resolution) and pad to ``stride``.
+
+    An image smaller than ``max_side`` is enlarged towards it by at most ``upscale`` (1: never):
+    a detector needs a minimum object size at its own resolution, whatever the source size.
+    """
     if height <= 0 or width <= 0:
         raise ValueError(f"image of {width}x{height} has no pixels")
-    scale = 1.0 if max_side <= 0 else min(1.0, max_side / max(height, width))
+    scale = 1.0 if max_side <= 0 else min(max(1.0, upscale), max_side / max(height, width))
     resized_h = max(1, round(height * scale))
     resized_w = max(1, round(width * scale))
     return Letterbox(

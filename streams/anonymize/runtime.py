@@ -303,6 +303,7 @@ def load_detectors(
             else settings.plate_score_threshold,
             max_batch=optimizer.get_device_config(model)["batch_size"],
             tiling=tiling_for(settings, codec.kind),
+            upscale=settings.detection_upscale,
         )
     plates = [made[m] for m in PLATE_MODELS[settings.plate_model]]
     loaded = DetectorSet(

@@ -57,6 +57,18 @@ def test_no_tiles_when_the_whole_frame_pass_is_already_near_native() -> None:
     assert len(plan_views(0, 1080, 1920, 640, None)) == 1
 
 
+def test_a_frame_smaller_than_the_detection_size_is_enlarged_up_to_the_limit() -> None:
+    (small,) = plan_views(0, 240, 426, 640, Tiling(), upscale=2.0)
+    assert (small.plan.resized_h, small.plan.resized_w) == (361, 640)  # x1.5, up to max_side
+    (tiny,) = plan_views(0, 120, 160, 640, Tiling(), upscale=2.0)
+    assert (tiny.plan.resized_h, tiny.plan.resized_w) == (240, 320)  # capped at x2
+    (kept,) = plan_views(0, 240, 426, 640, Tiling(), upscale=1.0)
+    assert (kept.plan.resized_h, kept.plan.resized_w) == (240, 426)
+    # frames at or above the detection size are never enlarged, full resolution stays native
+    assert plan_views(0, 1080, 1920, 640, None, upscale=2.0)[0].plan.resized_w == 640
+    assert plan_views(0, 240, 426, 0, None, upscale=2.0)[0].plan.resized_w == 426
+
+
 def test_merge_keeps_one_box_per_region_and_drops_tile_cut_pieces() -> None:
     whole = np.asarray([[100, 100, 140, 150, 0.9]], np.float32)
     same_from_tile = np.asarray([[101, 99, 141, 151, 0.8]], np.float32)
