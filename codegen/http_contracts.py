@@ -1,6 +1,8 @@
-"""The HTTP contract under codegen/generated/http/.
+"""The HTTP contracts under codegen/generated/http/: the worker's there, the gateway's in
+``http/gateway/`` (each server's own OpenAPI document lists only the pages it serves).
 
-- ``openapi.json``: :func:`streams.web.openapi.export_service_contracts`'s ``schema``.
+- ``openapi.json``: :func:`streams.web.openapi.export_service_contracts`'s ``schema`` (worker);
+  :func:`streams.gateway.web.gateway_openapi` (gateway).
 - ``models.ts``: its ``types`` (rendered in Python, so the service needs no Node).
 - ``api.ts``: openapi-typescript's rendering of the same document (``paths``, ``operations``).
 - ``client.ts``: one typed ``fetch`` function per operation, typed with ``models.ts``
@@ -19,9 +21,17 @@ from typing import Any
 from codegen.http_client import render_client
 from codegen.node_tools import run_openapi_typescript
 from codegen.tsdoc import GENERATED_HEADER
-from streams.web.openapi import export_service_contracts, service_version, ts_identifier
+from streams.gateway.web import gateway_openapi
+from streams.web.openapi import (
+    export_service_contracts,
+    openapi_typescript,
+    service_version,
+    ts_identifier,
+)
 
 SERVICE_NAME = "camguard"
+#: Where the gateway's contract goes, relative to codegen/generated/.
+GATEWAY_DIR = "http/gateway"
 
 
 def render_conformance(document: Mapping[str, Any]) -> str:
@@ -47,17 +57,25 @@ def render_conformance(document: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_http_outputs(codegen_dir: Path) -> dict[str, str]:
-    """Every file under ``http/``, by path relative to codegen/generated/."""
-    contracts = export_service_contracts(None, SERVICE_NAME, service_version())
-    document: dict[str, Any] = contracts["schema"]
+def contract_files(document: dict[str, Any], directory: str, codegen_dir: Path) -> dict[str, str]:
+    """openapi.json, models.ts, api.ts, client.ts and conformance.ts of one server's document."""
     api = run_openapi_typescript(document, codegen_dir)
     return {
-        "http/openapi.json": json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-        "http/models.ts": GENERATED_HEADER + "\n" + contracts["types"],
-        "http/api.ts": GENERATED_HEADER + "\n" + _normalize_newlines(api),
-        "http/client.ts": render_client(document),
-        "http/conformance.ts": render_conformance(document),
+        f"{directory}/openapi.json": json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+        f"{directory}/models.ts": GENERATED_HEADER + "\n" + openapi_typescript(document),
+        f"{directory}/api.ts": GENERATED_HEADER + "\n" + _normalize_newlines(api),
+        f"{directory}/client.ts": render_client(document),
+        f"{directory}/conformance.ts": render_conformance(document),
+    }
+
+
+def build_http_outputs(codegen_dir: Path) -> dict[str, str]:
+    """Every file under ``http/``, by path relative to codegen/generated/."""
+    version = service_version()
+    worker: dict[str, Any] = export_service_contracts(None, SERVICE_NAME, version)["schema"]
+    return {
+        **contract_files(worker, "http", codegen_dir),
+        **contract_files(gateway_openapi(version), GATEWAY_DIR, codegen_dir),
     }
 
 

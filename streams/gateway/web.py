@@ -1,13 +1,17 @@
-"""The gateway's HTTP port: GET /queue/stats (JSON), GET /metrics (Prometheus text) and
-GET /healthz (liveness, for a container's healthcheck).
+"""The gateway's HTTP port: GET /queue/stats (JSON), GET /metrics (Prometheus text),
+GET /healthz (liveness, for a container's healthcheck) and GET /openapi.json.
 
-Both pages are described in :mod:`streams.web.endpoints`; /queue/stats is validated against
-its ``QueueStatsResponse`` model so the page and the OpenAPI contract cannot drift apart.
+Every page is described in :mod:`streams.web.endpoints` as a ``gateway`` endpoint, and
+/openapi.json serves the document of exactly those (not the worker's). /queue/stats is
+validated against its ``QueueStatsResponse`` model so the page and the contract cannot drift
+apart. aiohttp answers 405 with an ``Allow`` header for a method a page does not serve.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -15,8 +19,13 @@ from streams.gateway.metrics import CONTENT_TYPE, GatewaySnapshot, render
 from streams.web.endpoints import (
     GatewayCameraStats,
     GatewayProducerStats,
+    Liveness,
     QueueStatsResponse,
 )
+from streams.web.openapi_document import server_document, service_version
+
+#: ``info.title`` of the gateway's OpenAPI document, and its /healthz ``app_id``.
+GATEWAY_SERVICE = "camguard-gateway"
 
 
 def stats_response(snap: GatewaySnapshot) -> QueueStatsResponse:
@@ -42,8 +51,15 @@ def stats_response(snap: GatewaySnapshot) -> QueueStatsResponse:
     )
 
 
+def gateway_openapi(version: str | None = None) -> dict[str, Any]:
+    """The gateway's OpenAPI document: only the pages this module serves."""
+    return server_document("gateway", GATEWAY_SERVICE, version or service_version())
+
+
 def build_web_app(snapshot: Callable[[], GatewaySnapshot]) -> web.Application:
-    """An aiohttp application serving the gateway's two pages."""
+    """An aiohttp application serving the gateway's pages."""
+    document = json.dumps(gateway_openapi())
+    liveness = Liveness(status="ok", app_id=GATEWAY_SERVICE).model_dump_json()
 
     async def queue_stats(_: web.Request) -> web.Response:
         body = stats_response(snapshot()).model_dump_json()
@@ -52,15 +68,19 @@ def build_web_app(snapshot: Callable[[], GatewaySnapshot]) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         # Liveness only: the process and its event loop answer. A broker outage is not a
         # reason to restart a gateway (it spools), so the sink's state is not part of it.
-        return web.json_response({"status": "ok", "app_id": "camguard-gateway"})
+        return web.Response(text=liveness, content_type="application/json")
 
     async def metrics(_: web.Request) -> web.Response:
         response = web.Response(body=render(snapshot))
         response.headers["Content-Type"] = CONTENT_TYPE
         return response
 
+    async def openapi(_: web.Request) -> web.Response:
+        return web.Response(text=document, content_type="application/json")
+
     app = web.Application()
     app.router.add_get("/queue/stats", queue_stats)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/openapi.json", openapi)
     return app

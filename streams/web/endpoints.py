@@ -2,17 +2,25 @@
 
 Every view module describes its endpoints here, next to the view itself, so the OpenAPI
 document (codegen) is built from the same models the views use. Pure: no Faust import.
+
+Two servers answer HTTP: the worker (Faust web, ``camguard worker``) and the gateway (aiohttp,
+``camguard gateway``). Each endpoint names its :data:`Server`, and each server's
+``/openapi.json`` lists only its own endpoints (:func:`endpoints`), so neither document promises
+a page that its server answers with 404. The gateway's pages are described at the end of this
+module; the worker's next to their views in streams/web/.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 Method = Literal["GET", "POST", "PUT", "DELETE"]
+Server = Literal["worker", "gateway"]
+SERVERS: tuple[Server, ...] = ("worker", "gateway")
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class QueryParam:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One HTTP endpoint: path (OpenAPI style, ``{param}``), method and models."""
+    """One HTTP endpoint of one server: path (OpenAPI style, ``{param}``), method and models."""
 
     method: Method
     path: str
@@ -38,25 +46,43 @@ class Endpoint:
     errors: Mapping[int, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     content_type: str = "application/json"
+    server: Server = "worker"
 
 
-_REGISTRY: dict[tuple[str, str], Endpoint] = {}
+_REGISTRY: dict[tuple[Server, str, str], Endpoint] = {}
 
 
 def describe(endpoint: Endpoint) -> Endpoint:
-    """Register ``endpoint`` (idempotent for the same method and path)."""
-    _REGISTRY[(endpoint.method, endpoint.path)] = endpoint
+    """Register ``endpoint`` (idempotent for the same server, method and path)."""
+    _REGISTRY[(endpoint.server, endpoint.method, endpoint.path)] = endpoint
     return endpoint
 
 
-def endpoints() -> list[Endpoint]:
-    """Every registered endpoint, sorted by path then method."""
-    return [_REGISTRY[k] for k in sorted(_REGISTRY, key=lambda k: (k[1], k[0]))]
+def endpoints(server: Server = "worker") -> list[Endpoint]:
+    """The endpoints ``server`` serves, sorted by path then method."""
+    mine = [key for key in _REGISTRY if key[0] == server]
+    return [_REGISTRY[k] for k in sorted(mine, key=lambda k: (k[2], k[1]))]
+
+
+class Liveness(BaseModel):
+    """The process answers (worker or gateway)."""
+
+    status: str
+    app_id: str
+
+
+class OpenAPIDocument(BaseModel):
+    """An OpenAPI 3.1 document (only the top-level keys are described)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
 
 
 # --- the gateway's own HTTP port (camguard gateway, Settings.gateway_port) -------------------
-# GET /metrics there serves the same Prometheus text format as the worker's (described above
-# by streams.web.metrics), with the camguard_gateway_* and camguard_spool_* families.
 
 
 class GatewayProducerStats(BaseModel):
@@ -127,5 +153,37 @@ describe(
         "Gateway queue: memory/disk sizes, bytes, oldest age, drops by reason, spill and drain",
         QueueStatsResponse,
         tags=("gateway",),
+        server="gateway",
+    )
+)
+describe(
+    Endpoint(
+        "GET",
+        "/healthz",
+        "Liveness of the gateway (a broker outage does not fail it: frames spool)",
+        Liveness,
+        tags=("ops",),
+        server="gateway",
+    )
+)
+describe(
+    Endpoint(
+        "GET",
+        "/metrics",
+        "Prometheus metrics: camguard_gateway_* and camguard_spool_* families",
+        None,
+        content_type="text/plain",
+        tags=("ops",),
+        server="gateway",
+    )
+)
+describe(
+    Endpoint(
+        "GET",
+        "/openapi.json",
+        "This OpenAPI document",
+        OpenAPIDocument,
+        tags=("meta",),
+        server="gateway",
     )
 )

@@ -8,14 +8,7 @@ from faust.web import Request, Response, View
 from pydantic import BaseModel
 
 from streams.app import CamguardApp
-from streams.web.endpoints import Endpoint, describe
-
-
-class Liveness(BaseModel):
-    """The worker process answers."""
-
-    status: str
-    app_id: str
+from streams.web.endpoints import Endpoint, Liveness, describe
 
 
 class Readiness(BaseModel):

@@ -1,9 +1,10 @@
-"""The OpenAPI 3.1 document of every described endpoint, GET /openapi.json, and TypeScript.
+"""The worker's OpenAPI 3.1 document, its GET /openapi.json, and TypeScript models.
 
 The document is built from :mod:`streams.web.endpoints`' registry (each view module describes its
-endpoints next to the view, with pydantic models). :data:`VIEW_PACKAGES` is the one list of where
-view modules live; :func:`import_view_modules` imports all of them so the registry is complete
-whichever views this process installed.
+endpoints next to the view, with pydantic models) by :mod:`streams.web.openapi_document`, and
+lists only the worker's endpoints (the gateway serves its own). :data:`VIEW_PACKAGES` is the one
+list of where view modules live; :func:`import_view_modules` imports all of them so the registry
+is complete whichever views this process installed.
 
 :func:`export_service_contracts` returns ``{"schema": <OpenAPI dict>, "types": <TypeScript>}``;
 ``python -m codegen`` writes both under codegen/generated/http/ and builds the typed client.
@@ -16,35 +17,43 @@ import json
 import pkgutil
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import metadata
 from typing import Any
 
 from faust.web import Request, Response, View
-from pydantic import BaseModel, ConfigDict
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
-from pydantic_core import core_schema
 
 from streams.app import CamguardApp
 from streams.exceptions import CamguardError
-from streams.web.endpoints import Endpoint, describe, endpoints
+from streams.web.endpoints import Endpoint, OpenAPIDocument, describe, endpoints
+from streams.web.openapi_document import (
+    OPENAPI_VERSION,
+    openapi_document,
+    operation_id,
+    server_document,
+    service_version,
+)
+
+__all__ = [
+    "OPENAPI_VERSION",
+    "VIEW_PACKAGES",
+    "OpenAPIDocument",
+    "UndescribedEndpointError",
+    "export_service_contracts",
+    "import_view_modules",
+    "install",
+    "json_schema_ts",
+    "mount",
+    "openapi_document",
+    "openapi_typescript",
+    "operation_id",
+    "server_document",
+    "service_version",
+    "ts_identifier",
+    "undescribed_pages",
+    "unserved_endpoints",
+]
 
 #: Packages (every submodule is imported) and modules that describe HTTP endpoints.
 VIEW_PACKAGES: tuple[str, ...] = ("streams.web", "streams.anonymize.stats")
-
-OPENAPI_VERSION = "3.1.0"
-_REF = "#/components/schemas/{model}"
-
-
-class OpenAPIDocument(BaseModel):
-    """An OpenAPI 3.1 document (only the top-level keys are described)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    openapi: str
-    info: dict[str, Any]
-    paths: dict[str, Any]
-    components: dict[str, Any]
-
 
 describe(Endpoint("GET", "/openapi.json", "This OpenAPI document", OpenAPIDocument, tags=("meta",)))
 
@@ -59,96 +68,6 @@ def import_view_modules(packages: Iterable[str] = VIEW_PACKAGES) -> list[str]:
             names.append(f"{name}.{info.name}")
             importlib.import_module(names[-1])
     return names
-
-
-class _ResponsesComplete(GenerateJsonSchema):
-    """Responses are ``model_dump()`` output: every field is present, defaults included."""
-
-    def field_is_required(
-        self,
-        field: core_schema.ModelField | core_schema.DataclassField | core_schema.TypedDictField,
-        total: bool,
-    ) -> bool:
-        return self.mode == "serialization" or super().field_is_required(field, total)
-
-
-def operation_id(endpoint: Endpoint) -> str:
-    """``GET /api/cameras/{camera_id}`` -> ``getApiCamerasByCameraId``."""
-    words = [endpoint.method.lower()]
-    for segment in endpoint.path.strip("/").split("/"):
-        param = re.fullmatch(r"\{(\w+)\}", segment)
-        parts = re.split(r"[^A-Za-z0-9]+", param.group(1) if param else segment)
-        words += (["By"] if param else []) + [p[:1].upper() + p[1:] for p in parts if p]
-    return "".join(words)
-
-
-def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
-    params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"\{(\w+)\}", endpoint.path)
-    ]
-    params += [
-        {
-            "name": q.name,
-            "in": "query",
-            "required": q.required,
-            "description": q.description,
-            "schema": {"type": q.type},
-        }
-        for q in endpoint.query
-    ]
-    return params
-
-
-def _operation(endpoint: Endpoint, refs: Mapping[Any, dict[str, Any]]) -> dict[str, Any]:
-    ok: dict[str, Any] = {"description": endpoint.summary}
-    if endpoint.response_model is not None:
-        schema = refs[(endpoint.response_model, "serialization")]
-        ok["content"] = {endpoint.content_type: {"schema": schema}}
-    elif endpoint.content_type.startswith("text/"):
-        ok["content"] = {endpoint.content_type: {"schema": {"type": "string"}}}
-    responses: dict[str, Any] = {"200": ok}
-    for status, description in sorted(endpoint.errors.items()):
-        responses[str(status)] = {"description": description}
-    operation: dict[str, Any] = {
-        "operationId": operation_id(endpoint),
-        "summary": endpoint.summary,
-        "tags": list(endpoint.tags),
-        "responses": responses,
-    }
-    if endpoint.query or "{" in endpoint.path:
-        operation["parameters"] = _parameters(endpoint)
-    if endpoint.request_model is not None:
-        schema = refs[(endpoint.request_model, "validation")]
-        content = {"application/json": {"schema": schema}}
-        operation["requestBody"] = {"required": True, "content": content}
-    return operation
-
-
-def openapi_document(
-    described: Sequence[Endpoint], title: str, version: str, description: str = ""
-) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``described`` (deterministic: sorted paths and schemas)."""
-    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
-    for endpoint in described:
-        if endpoint.response_model is not None:
-            wanted.append((endpoint.response_model, "serialization"))
-        if endpoint.request_model is not None:
-            wanted.append((endpoint.request_model, "validation"))
-    unique = sorted(set(wanted), key=lambda m: (m[0].__module__, m[0].__qualname__, m[1]))
-    refs, definitions = models_json_schema(
-        unique, ref_template=_REF, schema_generator=_ResponsesComplete
-    )
-    paths: dict[str, dict[str, Any]] = {}
-    for endpoint in sorted(described, key=lambda e: (e.path, e.method)):
-        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, refs)
-    schemas = definitions.get("$defs", {})
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {"title": title, "version": version, "description": description},
-        "paths": paths,
-        "components": {"schemas": {name: schemas[name] for name in sorted(schemas)}},
-    }
 
 
 def _literal(value: Any) -> str:
@@ -274,13 +193,12 @@ def undescribed_pages(app: Any) -> list[str]:
     )
 
 
-def service_version() -> str:
-    """camguard's version from the installed distribution (a checkout has one: ``make`` installs
-    it editable); ``0.0.0`` when camguard runs from a bare source tree."""
-    try:
-        return metadata.version("camguard")
-    except metadata.PackageNotFoundError:
-        return "0.0.0"
+def unserved_endpoints(app: Any) -> list[str]:
+    """Described worker paths that a Faust ``app`` does not mount (the document would promise
+    a page the server answers with 404)."""
+    import_view_modules()
+    mounted = {_route_key(path) for path in app.web.views}
+    return sorted({e.path for e in endpoints("worker")} - mounted)
 
 
 def export_service_contracts(app: Any, service_name: str, version: str) -> dict[str, Any]:
@@ -296,7 +214,7 @@ def export_service_contracts(app: Any, service_name: str, version: str) -> dict[
         missing = undescribed_pages(app.app if isinstance(app, CamguardApp) else app)
         if missing:
             raise UndescribedEndpointError(missing)
-    document = openapi_document(endpoints(), service_name, version, f"HTTP API of {service_name}")
+    document = server_document("worker", service_name, version)
     return {"schema": document, "types": openapi_typescript(document)}
 
 

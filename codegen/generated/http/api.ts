@@ -160,23 +160,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/queue/stats": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Gateway queue: memory/disk sizes, bytes, oldest age, drops by reason, spill and drain */
-        get: operations["getQueueStats"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -374,61 +357,8 @@ export interface components {
             breaker: components["schemas"]["BreakerView"];
         };
         /**
-         * GatewayCameraStats
-         * @description One camera served by the gateway.
-         */
-        GatewayCameraStats: {
-            /** Camera Id */
-            camera_id: string;
-            /** Source */
-            source: string;
-            /** Connected */
-            connected: boolean;
-            /** Frames Captured */
-            frames_captured: number;
-            /** Frames Queued */
-            frames_queued: number;
-            /** Frames Refused */
-            frames_refused: number;
-            /** Errors */
-            errors: number;
-            /** Last Seq */
-            last_seq: number;
-            /** Fps */
-            fps: number;
-            /** Last Error */
-            last_error: string | null;
-        };
-        /**
-         * GatewayProducerStats
-         * @description The gateway's Kafka producer: connection, breaker and delivery counters.
-         */
-        GatewayProducerStats: {
-            /** Sink Connected */
-            sink_connected: boolean;
-            /**
-             * Breaker State
-             * @enum {string}
-             */
-            breaker_state: "CLOSED" | "OPEN" | "HALF_OPEN";
-            /** Delivered Total */
-            delivered_total: number;
-            /** Batches Total */
-            batches_total: number;
-            /** Retried Total */
-            retried_total: number;
-            /** Rejected Total */
-            rejected_total: number;
-            /** Outages Total */
-            outages_total: number;
-            /** Last Error */
-            last_error: string | null;
-            /** Last Delivery Ms */
-            last_delivery_ms: number | null;
-        };
-        /**
          * Liveness
-         * @description The worker process answers.
+         * @description The process answers (worker or gateway).
          */
         Liveness: {
             /** Status */
@@ -529,69 +459,6 @@ export interface components {
              * @default null
              */
             key: string | null;
-        };
-        /**
-         * QueueStatsResponse
-         * @description The gateway's ResilienceQueue (memory + disk spool), producer and cameras.
-         */
-        QueueStatsResponse: {
-            /** Name */
-            name: string;
-            /** Memory Queue Size */
-            memory_queue_size: number;
-            /** Disk Queue Size */
-            disk_queue_size: number;
-            /** Total Queued */
-            total_queued: number;
-            /** In Flight */
-            in_flight: number;
-            /** Memory Bytes */
-            memory_bytes: number;
-            /** Disk Bytes */
-            disk_bytes: number;
-            /** Disk File Bytes */
-            disk_file_bytes: number;
-            /** Disk Segments */
-            disk_segments: number;
-            /** Oldest Item Age S */
-            oldest_item_age_s: number | null;
-            /** Enqueued Total */
-            enqueued_total: number;
-            /** Dequeued Total */
-            dequeued_total: number;
-            /** Acked Total */
-            acked_total: number;
-            /** Nacked Total */
-            nacked_total: number;
-            /** Spilled Total */
-            spilled_total: number;
-            /** Drained Total */
-            drained_total: number;
-            /** Recovered Total */
-            recovered_total: number;
-            /** Full Errors Total */
-            full_errors_total: number;
-            /** Sink Up */
-            sink_up: boolean;
-            /** Disk Full */
-            disk_full: boolean;
-            /** Durable */
-            durable: boolean;
-            /** Dropped */
-            dropped: {
-                [key: string]: number;
-            };
-            /** Dropped Total */
-            dropped_total: number;
-            /** Quarantined */
-            quarantined: string[];
-            /** Truncated Bytes */
-            truncated_bytes: number;
-            producer: components["schemas"]["GatewayProducerStats"];
-            /** Cameras */
-            cameras: {
-                [key: string]: components["schemas"]["GatewayCameraStats"];
-            };
         };
         /**
          * Readiness
@@ -872,26 +739,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PoliciesResponse"];
-                };
-            };
-        };
-    };
-    getQueueStats: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Gateway queue: memory/disk sizes, bytes, oldest age, drops by reason, spill and drain */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["QueueStatsResponse"];
                 };
             };
         };

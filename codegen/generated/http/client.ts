@@ -280,23 +280,6 @@ export async function getPolicies(options: ClientOptions, params: GetPoliciesPar
   return (await response.json()) as GetPoliciesResult;
 }
 
-/** Result of getQueueStats. */
-export type GetQueueStatsResult = models.QueueStatsResponse;
-
-/**
- * Gateway queue: memory/disk sizes, bytes, oldest age, drops by reason, spill and drain
- *
- * `GET /queue/stats`
- */
-export async function getQueueStats(options: ClientOptions): Promise<GetQueueStatsResult> {
-  const response = await send(options, {
-    operationId: "getQueueStats",
-    method: "GET",
-    path: "/queue/stats",
-  });
-  return (await response.json()) as GetQueueStatsResult;
-}
-
 /** Result of getReadyz. */
 export type GetReadyzResult = models.Readiness;
 

@@ -71,34 +71,7 @@ export interface CameraView {
   breaker: BreakerView;
 }
 
-/** One camera served by the gateway. */
-export interface GatewayCameraStats {
-  camera_id: string;
-  source: string;
-  connected: boolean;
-  frames_captured: number;
-  frames_queued: number;
-  frames_refused: number;
-  errors: number;
-  last_seq: number;
-  fps: number;
-  last_error: string | null;
-}
-
-/** The gateway's Kafka producer: connection, breaker and delivery counters. */
-export interface GatewayProducerStats {
-  sink_connected: boolean;
-  breaker_state: "CLOSED" | "OPEN" | "HALF_OPEN";
-  delivered_total: number;
-  batches_total: number;
-  retried_total: number;
-  rejected_total: number;
-  outages_total: number;
-  last_error: string | null;
-  last_delivery_ms: number | null;
-}
-
-/** The worker process answers. */
+/** The process answers (worker or gateway). */
 export interface Liveness {
   status: string;
   app_id: string;
@@ -132,37 +105,6 @@ export interface ProvenanceModel {
   row_id: string | null;
   version: number | null;
   key: string | null;
-}
-
-/** The gateway's ResilienceQueue (memory + disk spool), producer and cameras. */
-export interface QueueStatsResponse {
-  name: string;
-  memory_queue_size: number;
-  disk_queue_size: number;
-  total_queued: number;
-  in_flight: number;
-  memory_bytes: number;
-  disk_bytes: number;
-  disk_file_bytes: number;
-  disk_segments: number;
-  oldest_item_age_s: number | null;
-  enqueued_total: number;
-  dequeued_total: number;
-  acked_total: number;
-  nacked_total: number;
-  spilled_total: number;
-  drained_total: number;
-  recovered_total: number;
-  full_errors_total: number;
-  sink_up: boolean;
-  disk_full: boolean;
-  durable: boolean;
-  dropped: Record<string, number>;
-  dropped_total: number;
-  quarantined: string[];
-  truncated_bytes: number;
-  producer: GatewayProducerStats;
-  cameras: Record<string, GatewayCameraStats>;
 }
 
 /** Whether the worker serves traffic: false while tables recover or partitions move. */

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from agents.worker import build_worker
 from codegen.http_client import render_client
 from codegen.http_contracts import render_conformance
+from streams.gateway.web import gateway_openapi
 from streams.settings import Settings
 from streams.web.endpoints import Endpoint, QueryParam, endpoints
 from streams.web.openapi import (
@@ -21,6 +22,7 @@ from streams.web.openapi import (
     openapi_typescript,
     operation_id,
     undescribed_pages,
+    unserved_endpoints,
 )
 
 
@@ -176,8 +178,30 @@ def test_pages_served_but_not_described_are_refused() -> None:
         export_service_contracts(app, "camguard", "0.1.0")
 
 
-def test_every_page_the_worker_serves_is_described() -> None:
+def test_every_page_the_worker_serves_is_described_and_every_described_page_served() -> None:
     worker = build_worker(Settings())
     assert undescribed_pages(worker.app) == []
+    assert unserved_endpoints(worker.app) == []
     contracts = export_service_contracts(worker, "camguard", "0.1.0")
     assert "/openapi.json" in contracts["schema"]["paths"]
+
+
+def test_the_worker_document_lists_no_gateway_page() -> None:
+    # Regression: /queue/stats (gateway only) was in the worker's document, which the worker
+    # answered with 404 where the document promised 200.
+    paths = export_service_contracts(None, "camguard", "0.1.0")["schema"]["paths"]
+    assert "/queue/stats" not in paths
+    assert "QueueStatsResponse" not in export_service_contracts(None, "camguard", "0")["types"]
+    assert {e.path for e in endpoints("gateway")} == {
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
+        "/queue/stats",
+    }
+    gateway = gateway_openapi("0.1.0")
+    assert set(gateway["paths"]) == {e.path for e in endpoints("gateway")}
+    assert gateway["info"]["title"] == "camguard-gateway"
+    assert "/webhooks/supabase" not in gateway["paths"]
+    # The same path on both servers is two endpoints, each in its own server's document.
+    worker_health = paths["/healthz"]["get"]["summary"]
+    assert worker_health != gateway["paths"]["/healthz"]["get"]["summary"]
