@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # on a fresh .venv (never cpu and gpu together: they overwrite each other).
 EXTRAS ?= dev,cpu
 
-.PHONY: demo test check lint typecheck unit integration bench codegen codegen-check models kafka-jars node-deps clean
+.PHONY: demo test check lint typecheck unit integration bench codegen codegen-check models kafka-jars node-deps fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ codegen-check: $(STAMP) node-deps
 	$(BIN)/python -m codegen --check
 
 check: lint typecheck codegen-check test
+
+# Coverage-guided fuzzing (atheris) of every parser: FUZZ_RUNS inputs per harness, some of
+# FUZZ_TARGETS (default all); prints inputs run and crashes per harness (fuzz/README.md).
+FUZZ_RUNS ?= 100000
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz.run --runs $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 bench: $(STAMP) kafka-jars models
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
