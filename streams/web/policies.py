@@ -19,14 +19,14 @@ import hmac
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from faust.web import Request, Response, View
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streams.app import CamguardApp
 from streams.policy.book import Outcome
-from streams.policy.exceptions import PolicyError
+from streams.policy.exceptions import PolicyError, UnsupportedPayloadError
 from streams.policy.manager import PolicyManager
 from streams.policy.models import POLICY_MODELS
 from streams.policy.payload import plan_change
@@ -61,16 +61,65 @@ class PoliciesResponse(BaseModel):
     revision: int = 0
 
 
+#: One part of a policy key (streams/policy/resolve.py): non-empty, no ``/``, not ``*``.
+KeyPart = Annotated[str, Field(min_length=1, pattern=r"^([^/*][^/]*|\*[^/]+)$")]
+#: An Avro ``long`` (PolicyRecord's version and timestamp-millis).
+AvroLong = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+Version = Annotated[int, Field(ge=0, le=2**63 - 1)]
+#: ISO 8601 text (as ``datetime.fromisoformat`` reads it; 422 otherwise) or epoch ms.
+Timestamp = str | AvroLong
+
+
+class PolicyRowBefore(BaseModel):
+    """A service_policies row as the webhook carries it in ``old_record``; other columns are
+    ignored. Its config is not validated (a bad old row never blocks fixing or deleting it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1)
+    service_name: KeyPart
+    policy_type: KeyPart
+    org_id: KeyPart | None = None
+    camera_id: KeyPart | None = None
+    site_id: KeyPart | None = None
+    class_id: KeyPart | None = None
+    version: Version
+    config: Any = None
+    updated_at: Timestamp | None = None
+    created_at: Timestamp | None = None
+
+
+class PolicyRowPayload(PolicyRowBefore):
+    """The new row (``record``): its config must be valid for its policy_type (422 if not)."""
+
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
 class WebhookRequest(BaseModel):
-    """A Supabase database-webhook payload."""
+    """A Supabase database-webhook payload for public.service_policies: ``record`` for INSERT
+    and UPDATE, ``old_record`` for DELETE (and an UPDATE that moves a row)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     type: Literal["INSERT", "UPDATE", "DELETE"]
-    table: str
-    db_schema: str = Field(alias="schema")
-    record: dict[str, Any] | None = None
-    old_record: dict[str, Any] | None = None
+    table: Literal["service_policies"]
+    db_schema: Literal["public"] = Field("public", alias="schema")
+    record: PolicyRowPayload | None = None
+    old_record: PolicyRowBefore | None = None
+
+
+def validate_request(body: bytes) -> WebhookRequest:
+    """``body`` as the documented :class:`WebhookRequest`, so the server refuses (422) what its
+    OpenAPI document refuses: e.g. a version past an Avro long, or text with a lone surrogate,
+    which no PolicyRecord can carry. Raises :class:`UnsupportedPayloadError`."""
+    try:
+        return WebhookRequest.model_validate_json(body)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors()[:5]
+        ]
+        raise UnsupportedPayloadError("; ".join(problems)) from exc
 
 
 class WebhookAccepted(BaseModel):
@@ -211,6 +260,7 @@ def install(cg: CamguardApp) -> PolicyManager:
                 verifier.check_size(None, body)
                 verifier.authenticate(request.headers, body, time.time())
                 event = parse_body(body)
+                validate_request(body)
                 # One change at a time per worker: a concurrent duplicate sees the first one
                 # applied and is answered as a duplicate instead of being produced twice.
                 async with serial:

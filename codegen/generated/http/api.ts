@@ -435,6 +435,108 @@ export interface components {
             revision: number;
         };
         /**
+         * PolicyRowBefore
+         * @description A service_policies row as the webhook carries it in ``old_record``; other columns are
+         *     ignored. Its config is not validated (a bad old row never blocks fixing or deleting it).
+         */
+        PolicyRowBefore: {
+            /** Id */
+            id: string;
+            /** Service Name */
+            service_name: string;
+            /** Policy Type */
+            policy_type: string;
+            /**
+             * Org Id
+             * @default null
+             */
+            org_id?: string | null;
+            /**
+             * Camera Id
+             * @default null
+             */
+            camera_id?: string | null;
+            /**
+             * Site Id
+             * @default null
+             */
+            site_id?: string | null;
+            /**
+             * Class Id
+             * @default null
+             */
+            class_id?: string | null;
+            /** Version */
+            version: number;
+            /**
+             * Config
+             * @default null
+             */
+            config?: unknown;
+            /**
+             * Updated At
+             * @default null
+             */
+            updated_at?: string | number | null;
+            /**
+             * Created At
+             * @default null
+             */
+            created_at?: string | number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * PolicyRowPayload
+         * @description The new row (``record``): its config must be valid for its policy_type (422 if not).
+         */
+        PolicyRowPayload: {
+            /** Id */
+            id: string;
+            /** Service Name */
+            service_name: string;
+            /** Policy Type */
+            policy_type: string;
+            /**
+             * Org Id
+             * @default null
+             */
+            org_id?: string | null;
+            /**
+             * Camera Id
+             * @default null
+             */
+            camera_id?: string | null;
+            /**
+             * Site Id
+             * @default null
+             */
+            site_id?: string | null;
+            /**
+             * Class Id
+             * @default null
+             */
+            class_id?: string | null;
+            /** Version */
+            version: number;
+            /** Config */
+            config?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Updated At
+             * @default null
+             */
+            updated_at?: string | number | null;
+            /**
+             * Created At
+             * @default null
+             */
+            created_at?: string | number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * ProvenanceModel
          * @description Where one effective value came from: a row (id, version, key) or the defaults.
          */
@@ -496,7 +598,8 @@ export interface components {
         };
         /**
          * WebhookRequest
-         * @description A Supabase database-webhook payload.
+         * @description A Supabase database-webhook payload for public.service_policies: ``record`` for INSERT
+         *     and UPDATE, ``old_record`` for DELETE (and an UPDATE that moves a row).
          */
         WebhookRequest: {
             /**
@@ -504,24 +607,21 @@ export interface components {
              * @enum {string}
              */
             type: "INSERT" | "UPDATE" | "DELETE";
-            /** Table */
-            table: string;
-            /** Schema */
-            schema: string;
             /**
-             * Record
-             * @default null
+             * Table
+             * @constant
              */
-            record?: {
-                [key: string]: unknown;
-            } | null;
+            table: "service_policies";
             /**
-             * Old Record
-             * @default null
+             * Schema
+             * @default public
+             * @constant
              */
-            old_record?: {
-                [key: string]: unknown;
-            } | null;
+            schema?: "public";
+            /** @default null */
+            record?: components["schemas"]["PolicyRowPayload"] | null;
+            /** @default null */
+            old_record?: components["schemas"]["PolicyRowBefore"] | null;
         };
     };
     responses: never;

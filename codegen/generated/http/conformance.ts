@@ -17,6 +17,8 @@ export type ModelsMatchOpenAPI = [
   Assert<Same<components["schemas"]["Liveness"], models.Liveness>>,
   Assert<Same<components["schemas"]["OpenAPIDocument"], models.OpenAPIDocument>>,
   Assert<Same<components["schemas"]["PoliciesResponse"], models.PoliciesResponse>>,
+  Assert<Same<components["schemas"]["PolicyRowBefore"], models.PolicyRowBefore>>,
+  Assert<Same<components["schemas"]["PolicyRowPayload"], models.PolicyRowPayload>>,
   Assert<Same<components["schemas"]["ProvenanceModel"], models.ProvenanceModel>>,
   Assert<Same<components["schemas"]["Readiness"], models.Readiness>>,
   Assert<Same<components["schemas"]["WebhookAccepted"], models.WebhookAccepted>>,

@@ -99,6 +99,38 @@ export interface PoliciesResponse {
   revision: number;
 }
 
+/** A service_policies row as the webhook carries it in ``old_record``; other columns are ignored. Its config is not validated (a bad old row never blocks fixing or deleting it). */
+export interface PolicyRowBefore {
+  id: string;
+  service_name: string;
+  policy_type: string;
+  org_id?: string | null;
+  camera_id?: string | null;
+  site_id?: string | null;
+  class_id?: string | null;
+  version: number;
+  config?: unknown;
+  updated_at?: string | number | null;
+  created_at?: string | number | null;
+  [key: string]: unknown;
+}
+
+/** The new row (``record``): its config must be valid for its policy_type (422 if not). */
+export interface PolicyRowPayload {
+  id: string;
+  service_name: string;
+  policy_type: string;
+  org_id?: string | null;
+  camera_id?: string | null;
+  site_id?: string | null;
+  class_id?: string | null;
+  version: number;
+  config?: Record<string, unknown>;
+  updated_at?: string | number | null;
+  created_at?: string | number | null;
+  [key: string]: unknown;
+}
+
 /** Where one effective value came from: a row (id, version, key) or the defaults. */
 export interface ProvenanceModel {
   scope: "default" | "global" | "org" | "site" | "camera";
@@ -122,11 +154,11 @@ export interface WebhookAccepted {
   version: number | null;
 }
 
-/** A Supabase database-webhook payload. */
+/** A Supabase database-webhook payload for public.service_policies: ``record`` for INSERT and UPDATE, ``old_record`` for DELETE (and an UPDATE that moves a row). */
 export interface WebhookRequest {
   type: "INSERT" | "UPDATE" | "DELETE";
-  table: string;
-  schema: string;
-  record?: Record<string, unknown> | null;
-  old_record?: Record<string, unknown> | null;
+  table: "service_policies";
+  schema?: "public";
+  record?: PolicyRowPayload | null;
+  old_record?: PolicyRowBefore | null;
 }
