@@ -27,6 +27,7 @@ from typing import Any
 
 Reader = Callable[[bytes, int], tuple[Any, int]]
 
+_U64 = (1 << 64) - 1
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 
 
@@ -46,6 +47,8 @@ def _read_long(b: bytes, p: int) -> tuple[int, int]:
         p += 1
         result |= (n & 0x7F) << shift
         if n < 0x80:
+            if shift == 63:  # a 10th byte: bits past 64 are dropped, as fastavro and Java do
+                result &= _U64
             return (result >> 1) ^ -(result & 1), p
         shift += 7
         if shift > 63:
@@ -145,7 +148,7 @@ class _Compiler:
         if kind == "null":
             lines.append(f"{indent}{target} = None")
         elif kind == "boolean":
-            lines.append(f"{indent}{target} = b[p] == 1")
+            lines.append(f"{indent}{target} = b[p] != 0")  # as fastavro reads it
             lines.append(f"{indent}p += 1")
         elif kind in ("int", "long"):
             self.long(target, lines, indent)
