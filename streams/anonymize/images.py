@@ -84,6 +84,20 @@ def _png_header(data: bytes) -> ImageHeader:
     return ImageHeader("PNG", width, height, channels)
 
 
+def _png_chunks_fit(data: bytes) -> None:
+    """Refuse a chunk whose declared length runs past the bytes: OpenCV's PNG reader allocates
+    (and zeroes) the declared length before reading, so 100 bytes could claim 2 GiB."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        if pos + 12 + length > len(data):
+            kind = data[pos + 4 : pos + 8].decode("latin-1")
+            raise CorruptImageError(f"PNG: chunk {kind!r} of {length} bytes runs past the end")
+        if data[pos + 4 : pos + 8] == b"IEND":
+            return
+        pos += 12 + length
+
+
 def read_header(data: bytes) -> ImageHeader:
     """The encoding and declared size of ``data``, from its header only."""
     if not data:
@@ -118,6 +132,8 @@ def check_header(
         )
     if header.encoding == "JPEG" and not data[-1024:].rstrip(b"\x00").endswith(b"\xff\xd9"):
         raise CorruptImageError("JPEG: truncated (no end-of-image marker)")
+    if header.encoding == "PNG":
+        _png_chunks_fit(data)
     return header
 
 
