@@ -38,6 +38,7 @@ from streams.policy.book import Tombstone
 from streams.policy.crypto import PolicyCipher
 from streams.policy.exceptions import PolicyError
 from streams.policy.payload import plan_change
+from streams.policy.records import CHANGE, RECORD, change_record, row_to_record
 from streams.policy.resolve import PolicyRow
 from streams.policy.webhook import ReplayGuard, WebhookVerifier, parse_body, sign
 from streams.spool.cipher import SpoolCipher
@@ -237,7 +238,15 @@ def webhook(data: bytes) -> None:
         verifier.authenticate(headers, body, WEBHOOK_NOW)
         event = parse_body(body)
         plan = plan_change(event, _NoRows())
-        assert plan.records or plan.audit or event.type == "DELETE"
+        # What the view publishes next: an accepted change must encode (else a 500).
+        for _, row in plan.records:
+            if row is not None:
+                _codec().encode(RECORD, row_to_record(row, None))
+        for entry in plan.audit:
+            change = change_record(
+                entry.key, entry.operation, entry.old, entry.new, "fuzz", 0, None
+            )
+            _codec().encode(CHANGE, change)
     except PolicyError:
         pass
 

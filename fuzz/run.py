@@ -38,6 +38,13 @@ CORPUS = FUZZ_DIR / "corpus"
 DICTS = FUZZ_DIR / "dicts"
 WORK = REPO / "var" / "fuzz"
 CRASH_MARK = "CAMGUARD-FUZZ-CRASH"
+DICTIONARIES = {
+    "image": ("image",),
+    "webhook": ("json", "webhook"),
+    "avsc": ("json", "avsc"),
+    "openapi30": ("json", "openapi30"),
+}
+"""Token lists (``fuzz/dicts/<part>.dict``) that help libFuzzer past keyword checks."""
 _OUR_CODE = (str(REPO / "streams"), str(REPO / "codegen"), "<avro reader")
 
 
@@ -153,8 +160,10 @@ def fuzz_target(target: str, runs: int, timeout_s: int, extra: list[str]) -> Out
         "-print_final_stats=1",
         *extra,
     ]
-    dictionary = DICTS / f"{target}.dict"
-    if dictionary.exists():
+    if target in DICTIONARIES:  # libFuzzer takes one -dict: the target's parts joined
+        dictionary = WORK / f"{target}.dict"
+        parts = [(DICTS / f"{part}.dict").read_text() for part in DICTIONARIES[target]]
+        dictionary.write_text("\n".join(parts))
         args.append(f"-dict={dictionary}")
     log = WORK / f"{target}.log"
     command = [sys.executable, "-m", "fuzz.run", "--child", target, *args]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -89,6 +90,15 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
+def _sent_bytes(value: str) -> bytes:
+    """A header value as the client sent it: aiohttp decodes undecodable bytes to lone
+    surrogates (surrogateescape), which a plain ``encode()`` refuses with UnicodeEncodeError."""
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace")
+
+
 @dataclass
 class WebhookVerifier:
     """Checks size and authentication of webhook requests."""
@@ -126,7 +136,7 @@ class WebhookVerifier:
             raise UnauthenticatedError(
                 f"missing {SIGNATURE_HEADER}/{TIMESTAMP_HEADER} or {SECRET_HEADER} header"
             )
-        if not hmac.compare_digest(presented.encode(), self.secret):
+        if not hmac.compare_digest(_sent_bytes(presented), self.secret):
             raise UnauthenticatedError("wrong webhook secret")
         return "shared_secret"
 
@@ -137,9 +147,11 @@ class WebhookVerifier:
         if not timestamp or not presented:
             raise UnauthenticatedError("both signature and timestamp headers are required")
         try:
-            sent_at = float(timestamp)
+            sent_at = float(timestamp) if timestamp.isascii() else math.nan
         except ValueError:
-            raise UnauthenticatedError("timestamp must be unix seconds") from None
+            sent_at = math.nan
+        if not math.isfinite(sent_at):  # nan would pass the window check below, forever
+            raise UnauthenticatedError("timestamp must be unix seconds")
         if abs(now_s - sent_at) > self.replay_window_s:
             raise StaleTimestampError(
                 f"timestamp is {now_s - sent_at:.0f} s off; the window is "
@@ -147,7 +159,7 @@ class WebhookVerifier:
             )
         expected = sign(self.secret, timestamp, body)
         candidates = [part.strip() for part in presented.split(",")]
-        if not any(hmac.compare_digest(c.encode(), expected.encode()) for c in candidates):
+        if not any(hmac.compare_digest(_sent_bytes(c), expected.encode()) for c in candidates):
             raise UnauthenticatedError("signature does not match the body")
         assert self.guard is not None
         self.guard.remember(expected, now_s)
@@ -159,6 +171,8 @@ def parse_body(body: bytes) -> WebhookEvent:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
+    except RecursionError:  # a few KiB of "[" nest deeper than the JSON decoder recurses
+        raise MalformedPayloadError("body is not JSON: nested too deeply") from None
     if not isinstance(payload, dict):
         raise MalformedPayloadError("body must be a JSON object")
     return parse_event(payload)
