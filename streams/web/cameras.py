@@ -9,11 +9,14 @@ that does not answer makes the list ``partial`` instead of failing it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import aiohttp
+from faust.exceptions import NotReady
 from faust.web import Request, Response, View
 from pydantic import BaseModel
 
@@ -98,7 +101,10 @@ describe(
         "/api/cameras/{camera_id}",
         "Health and breaker of one camera (routed to the worker that owns it)",
         CameraView,
-        errors={404: "no event was ever seen for this camera", 503: "partition not assigned"},
+        errors={
+            404: "no event was ever seen for this camera",
+            503: "partition not assigned, or its owner not reachable yet (Retry-After)",
+        },
         tags=("cameras",),
     )
 )
@@ -207,6 +213,28 @@ async def _from_other_workers(cg: CamguardApp, path: str, key: str) -> tuple[lis
     return items, any(answer is None for answer in answers)
 
 
+def answer_503_when_unroutable(route: Callable[[Handler], Handler]) -> Callable[[Handler], Handler]:
+    """Faust's ``table_route`` decorator, answering 503 (``Retry-After: 1``) instead of a 500
+    while the worker cannot tell which worker owns a key (its producer is not started yet) or
+    the owner does not answer (it is restarting)."""
+
+    def decorate(handler: Handler) -> Handler:
+        routed = route(handler)
+
+        @functools.wraps(handler)
+        async def get(view: View, request: Request, **kwargs: Any) -> Response:
+            try:
+                return await routed(view, request, **kwargs)
+            except (NotReady, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.warning("cannot route %s to the camera's owner: %r", request.url, exc)
+                detail = "the worker owning this camera cannot be reached yet; retry"
+                return view.error(503, detail, headers={"Retry-After": "1"})
+
+        return get
+
+    return decorate
+
+
 def install(cg: CamguardApp) -> None:
     """Register the camera views on ``cg.app``."""
     tables = CameraTables.of(cg.tables.by_name)
@@ -230,8 +258,8 @@ def install(cg: CamguardApp) -> None:
             body = {"cameras": mine, "count": len(mine), "partial": partial}
             return self.json(body)
 
-    route_to_owner: Callable[[Handler], Handler] = app.table_route(
-        table=cg.tables.by_name[CAMERA_HEALTH], match_info="camera_id"
+    route_to_owner = answer_503_when_unroutable(
+        app.table_route(table=cg.tables.by_name[CAMERA_HEALTH], match_info="camera_id")
     )
 
     @app.page("/api/cameras/{camera_id}")

@@ -725,7 +725,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description partition not assigned */
+            /** @description partition not assigned, or its owner not reachable yet (Retry-After) */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -169,7 +169,7 @@ export type GetApiCamerasByCameraIdParams = {
  *
  * `GET /api/cameras/{camera_id}`
  * @throws {@link ApiError} 404: no event was ever seen for this camera
- * @throws {@link ApiError} 503: partition not assigned
+ * @throws {@link ApiError} 503: partition not assigned, or its owner not reachable yet (Retry-After)
  */
 export async function getApiCamerasByCameraId(options: ClientOptions, params: GetApiCamerasByCameraIdParams): Promise<GetApiCamerasByCameraIdResult> {
   const response = await send(options, {
