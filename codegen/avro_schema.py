@@ -19,6 +19,8 @@ from streams.codec import DEFAULT_SCHEMA_DIR, without_attribute
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED_KINDS = frozenset({"record", "error", "enum", "fixed"})
+MAX_DEPTH = 64
+"""Deepest nesting of types read: deeper is refused, not a RecursionError in a consumer."""
 
 SCHEMA_DIR = DEFAULT_SCHEMA_DIR
 HISTORY_DIR = SCHEMA_DIR / "history"
@@ -64,34 +66,74 @@ def type_name(schema: Any) -> str:
     return str(schema["type"])
 
 
-def normalize(schema: Any, names: NamedTypes, namespace: str | None = None) -> Any:
+def normalize(schema: Any, names: NamedTypes, namespace: str | None = None, depth: int = 0) -> Any:
     """The normal form of ``schema``; named definitions are added to ``names``.
 
     A named type defined twice must be defined identically (docs aside), as when Box.avsc
-    and AnonymizedFrame.avsc both spell out ``Box``.
+    and AnonymizedFrame.avsc both spell out ``Box``. Anything that is no Avro schema (a
+    missing or ill-typed attribute, nesting past :data:`MAX_DEPTH`) is a SchemaDefinitionError.
     """
+    if depth > MAX_DEPTH:
+        raise SchemaDefinitionError(f"types nested more than {MAX_DEPTH} levels deep")
     if isinstance(schema, str):
         return schema if schema in PRIMITIVES else full_name(schema, namespace)
     if isinstance(schema, list):
-        return [normalize(branch, names, namespace) for branch in schema]
+        return [normalize(branch, names, namespace, depth + 1) for branch in schema]
     if not isinstance(schema, Mapping) or "type" not in schema:
-        raise SchemaDefinitionError(f"not an Avro schema: {json.dumps(schema)[:120]}")
+        raise SchemaDefinitionError(f"not an Avro schema: {_excerpt(schema)}")
     kind = schema["type"]
     if not isinstance(kind, str):
-        return normalize(kind, names, namespace)
+        return normalize(kind, names, namespace, depth + 1)
     if kind in NAMED_KINDS:
-        return _normalize_named(schema, names, namespace)
+        return _normalize_named(schema, names, namespace, depth)
     out = {k: v for k, v in schema.items() if k != "namespace"}
-    if kind == "array":
-        out["items"] = normalize(schema["items"], names, namespace)
-    elif kind == "map":
-        out["values"] = normalize(schema["values"], names, namespace)
+    if kind in ("array", "map"):
+        key = "items" if kind == "array" else "values"
+        if key not in schema:
+            raise SchemaDefinitionError(f"{kind} without {key!r}: {_excerpt(schema)}")
+        out[key] = normalize(schema[key], names, namespace, depth + 1)
     elif kind not in PRIMITIVES:
         return full_name(kind, namespace)
     return out if len(out) > 1 else kind
 
 
-def _normalize_named(schema: Mapping[str, Any], names: NamedTypes, namespace: str | None) -> str:
+def _excerpt(value: Any) -> str:
+    return repr(value)[:120]
+
+
+def _check_named(schema: Mapping[str, Any]) -> None:
+    """The attributes the Avro specification requires of a named type, with their types."""
+    kind, name = schema["type"], schema.get("name")
+
+    def wrong(attribute: str, expected: str) -> SchemaDefinitionError:
+        return SchemaDefinitionError(f"{kind} {name!r}: {attribute!r} must be {expected}")
+
+    if not isinstance(name, str) or not name:
+        raise wrong("name", "a non-empty string")
+    if not isinstance(schema.get("namespace", ""), str | None):
+        raise wrong("namespace", "a string")
+    aliases = schema.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise wrong("aliases", "a list of strings")
+    if kind in ("record", "error"):
+        fields = schema.get("fields")
+        if not isinstance(fields, list) or not all(
+            isinstance(f, Mapping) and isinstance(f.get("name"), str) and "type" in f
+            for f in fields
+        ):
+            raise wrong("fields", "a list of objects with a string 'name' and a 'type'")
+    elif kind == "enum":
+        symbols = schema.get("symbols")
+        if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+            raise wrong("symbols", "a list of strings")
+    elif not isinstance(schema.get("size"), int) or isinstance(schema["size"], bool):
+        raise wrong("size", "an integer")  # fixed
+
+
+def _normalize_named(
+    schema: Mapping[str, Any], names: NamedTypes, namespace: str | None, depth: int
+) -> str:
+    _check_named(schema)
     own_ns = schema.get("namespace", namespace)
     fullname = full_name(str(schema["name"]), own_ns)
     inner_ns = namespace_of(fullname)
@@ -100,7 +142,8 @@ def _normalize_named(schema: Mapping[str, Any], names: NamedTypes, namespace: st
     out["aliases"] = sorted(full_name(a, inner_ns) for a in schema.get("aliases", ()))
     if schema["type"] in ("record", "error"):
         out["fields"] = [
-            {**f, "type": normalize(f["type"], names, inner_ns)} for f in schema["fields"]
+            {**f, "type": normalize(f["type"], names, inner_ns, depth + 1)}
+            for f in schema["fields"]
         ]
     previous = names.by_name.get(fullname)
     if previous is not None and without_docs(previous) != without_docs(out):
@@ -144,8 +187,10 @@ class SchemaFile:
     def load(cls, path: Path) -> SchemaFile:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SchemaDefinitionError(f"{path.name}: invalid JSON ({exc})") from exc
+        except RecursionError:
+            raise SchemaDefinitionError(f"{path.name}: JSON nested too deeply") from None
         return cls.parse(path.stem, raw)
 
 

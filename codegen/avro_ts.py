@@ -110,6 +110,10 @@ class TypeScriptCompiler:
     def __init__(self, files: Sequence[SchemaFile]) -> None:
         self.files = sorted(files, key=lambda f: f.name)
         self.names = merge_names(f.names for f in self.files)
+        for file in self.files:  # each is a RecordTypes entry
+            root = self.names.by_name.get(file.root) if isinstance(file.root, str) else None
+            if root is None or root["type"] not in ("record", "error"):
+                raise SchemaDefinitionError(f"{file.name}: the top-level type must be a record")
         seen: dict[str, str] = {}
         for fullname in self.names.by_name:
             ident = ts_identifier(fullname)

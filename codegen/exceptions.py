@@ -5,7 +5,8 @@
  ├── ``IncompatibleSchemaError`` a schema change breaks FULL_TRANSITIVE compatibility
  ├── ``StaleGeneratedError``     codegen/generated/ does not match its sources
  ├── ``TypeCheckError``          tsc --strict --noEmit failed
- └── ``ToolMissingError``        node or codegen/node_modules is missing
+ ├── ``ToolMissingError``        node or codegen/node_modules is missing
+ └── ``OpenApiDocumentError``    an OpenAPI document cannot be converted to 3.0
 """
 
 from __future__ import annotations
@@ -76,3 +77,12 @@ class TypeCheckError(CodegenError):
     """
 
     reason = "tsc"
+
+
+class OpenApiDocumentError(CodegenError):
+    """An OpenAPI document cannot be converted to 3.0 (nested deeper than Python recurses).
+
+    No web framework emits such a document; check the service that produced it.
+    """
+
+    reason = "openapi_document"

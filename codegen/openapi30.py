@@ -22,7 +22,9 @@ leaves everything else as it was:
 - ``webhooks``, ``jsonSchemaDialect``, ``info.summary``, ``license.identifier``,
   ``components.pathItems``: dropped.
 
-A 3.0 document passes through unchanged apart from the version string.
+A 3.0 document passes through unchanged apart from the version string. A part that does not
+have the shape OpenAPI gives it (a path item that is a string, ``enum: null``) is left as it
+is; a document nested deeper than Python recurses is an :class:`OpenApiDocumentError`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from codegen.exceptions import OpenApiDocumentError
 
 OPENAPI_30 = "3.0.3"
 _HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -53,18 +57,26 @@ _ONLY_NULL: dict[str, Any] = {"type": "object", "nullable": True, "enum": [None]
 
 def to_openapi_30(document: Mapping[str, Any]) -> dict[str, Any]:
     """A 3.0.3 copy of an OpenAPI 3.1 (or 3.0) ``document``; the input is not changed."""
-    doc: dict[str, Any] = copy.deepcopy(dict(document))
+    try:
+        return _downgrade(copy.deepcopy(dict(document)))
+    except RecursionError:
+        raise OpenApiDocumentError("the document is nested too deeply to convert") from None
+
+
+def _downgrade(doc: dict[str, Any]) -> dict[str, Any]:
     doc["openapi"] = OPENAPI_30
     doc.pop("webhooks", None)
     doc.pop("jsonSchemaDialect", None)
     info = doc.setdefault("info", {})
-    info.pop("summary", None)
-    if isinstance(info.get("license"), dict):
-        info["license"].pop("identifier", None)
+    if isinstance(info, dict):
+        info.pop("summary", None)
+        if isinstance(info.get("license"), dict):
+            info["license"].pop("identifier", None)
     components = doc.get("components")
     components = components if isinstance(components, dict) else {}
-    down = SchemaDowngrade(components.get("schemas", {}))
-    doc["paths"] = {path: down.path_item(item) for path, item in doc.get("paths", {}).items()}
+    down = SchemaDowngrade(_dict(components.get("schemas")))
+    if isinstance(doc.get("paths"), dict):
+        doc["paths"] = {path: down.path_item(item) for path, item in doc["paths"].items()}
     components.pop("pathItems", None)
     sections: dict[str, Callable[[Any], Any]] = {
         "schemas": down.schema,
@@ -86,8 +98,10 @@ class SchemaDowngrade:
     def __init__(self, components: Mapping[str, Any]) -> None:
         self.components = components
 
-    def path_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        if "parameters" in item:
+    def path_item(self, item: Any) -> Any:
+        if not isinstance(item, dict):
+            return item
+        if isinstance(item.get("parameters"), list):
             item["parameters"] = [self.parameter(p) for p in item["parameters"]]
         for method in _HTTP_METHODS:
             if isinstance(item.get(method), dict):
@@ -95,32 +109,33 @@ class SchemaDowngrade:
         return item
 
     def operation(self, operation: dict[str, Any]) -> dict[str, Any]:
-        if "parameters" in operation:
+        if isinstance(operation.get("parameters"), list):
             operation["parameters"] = [self.parameter(p) for p in operation["parameters"]]
         if "requestBody" in operation:
             operation["requestBody"] = self.content(operation["requestBody"])
-        if "responses" in operation:
+        if isinstance(operation.get("responses"), dict):
             responses = operation["responses"]
             operation["responses"] = {k: self.response(v) for k, v in responses.items()}
-        for name, callback in operation.get("callbacks", {}).items():
+        for name, callback in _dict(operation.get("callbacks")).items():
             if isinstance(callback, dict) and "$ref" not in callback:
                 operation["callbacks"][name] = {k: self.path_item(v) for k, v in callback.items()}
         return operation
 
-    def parameter(self, parameter: dict[str, Any]) -> dict[str, Any]:
+    def parameter(self, parameter: Any) -> Any:
         """A Parameter or Header Object (their ``examples`` maps are valid 3.0)."""
-        if "schema" in parameter:
+        if isinstance(parameter, dict) and "schema" in parameter:
             parameter["schema"] = self.schema(parameter["schema"])
         return self.content(parameter)
 
-    def response(self, response: dict[str, Any]) -> dict[str, Any]:
-        for name, header in response.get("headers", {}).items():
-            response["headers"][name] = self.parameter(header)
+    def response(self, response: Any) -> Any:
+        if isinstance(response, dict):
+            for name, header in _dict(response.get("headers")).items():
+                response["headers"][name] = self.parameter(header)
         return self.content(response)
 
-    def content(self, holder: dict[str, Any]) -> dict[str, Any]:
+    def content(self, holder: Any) -> Any:
         """A request body, response or parameter: the schema of each media type."""
-        for media in holder.get("content", {}).values():
+        for media in _dict(holder.get("content") if isinstance(holder, dict) else None).values():
             if isinstance(media, dict) and "schema" in media:
                 media["schema"] = self.schema(media["schema"])
         return holder
@@ -142,7 +157,7 @@ class SchemaDowngrade:
                 out = self._union(out, key, schema[key])
         if "$ref" in out and len(out) > 1:
             out = {"allOf": [{"$ref": out.pop("$ref")}], **out}
-        if "enum" in out and None in out["enum"]:
+        if isinstance(out.get("enum"), list) and None in out["enum"]:
             out["nullable"] = True
         order = [k for k in schema if k in out] + [k for k in out if k not in schema]
         return {k: out[k] for k in order if k in SCHEMA_KEYWORDS or k.startswith("x-")}
@@ -156,20 +171,23 @@ class SchemaDowngrade:
         for key in ("items", "not"):
             if key in schema:
                 schema[key] = self.schema(schema[key])
-        if "allOf" in schema:
+        if isinstance(schema.get("allOf"), list):
             schema["allOf"] = [self.schema(s) for s in schema["allOf"]]
         prefix = schema.pop("prefixItems", None)
-        if prefix is not None and "items" not in schema:
+        if isinstance(prefix, list) and "items" not in schema:
             schema["items"] = {"anyOf": [self.schema(s) for s in prefix]} if prefix else {}
             schema.setdefault("minItems", len(prefix))
             schema.setdefault("maxItems", len(prefix))
         return schema
 
-    def _union(self, schema: dict[str, Any], key: str, branches: list[Any]) -> dict[str, Any]:
+    def _union(self, schema: dict[str, Any], key: str, branches: Any) -> dict[str, Any]:
         """``anyOf``/``oneOf``: a null branch makes the others nullable; one left is merged."""
-        kept = [self.schema(b) for b in branches if not _is_null(b)]
-        if len(kept) == len(branches):
-            schema[key] = kept
+        if not isinstance(branches, list):
+            return {**schema, key: branches}
+        converted = [(b, self.schema(b)) for b in branches]
+        kept = [c for b, c in converted if not _is_null(b)]
+        if len(kept) == len(branches) or not all(isinstance(c, dict) for c in kept):
+            schema[key] = [c for _, c in converted]  # no null, or a branch that is no schema
             return schema
         if not kept:
             return {**schema, **_ONLY_NULL}
@@ -184,21 +202,26 @@ class SchemaDowngrade:
         """``schema`` that also accepts null, in the form 3.0.3 reads (``nullable`` beside a
         ``type``); a schema that has no type keeps ``nullable`` alone (3.0.0's reading)."""
         ref = schema.get("$ref")
-        wrapped = schema.get("allOf", [])
-        if ref is None and len(wrapped) == 1 and "$ref" in wrapped[0] and "type" not in schema:
+        wrapped: Any = schema.get("allOf")
+        if ref is None and _one_ref(wrapped) and "type" not in schema:
             ref = wrapped[0]["$ref"]
         if ref is not None:
             base = {k: v for k, v in schema.items() if k != "$ref"}
             base.setdefault("allOf", [{"$ref": ref}])
             kind = self.component_type(ref)
             return {**({"type": kind} if kind else {}), "nullable": True, **base}
-        if "type" not in schema and "anyOf" in schema:
-            return {**schema, "anyOf": [self.nullable(b) for b in schema["anyOf"]]}
+        branches = schema.get("anyOf")
+        if (
+            "type" not in schema
+            and isinstance(branches, list)
+            and all(isinstance(b, dict) for b in branches)
+        ):
+            return {**schema, "anyOf": [self.nullable(b) for b in branches]}
         return {**schema, "nullable": True}
 
-    def component_type(self, ref: str) -> str | None:
+    def component_type(self, ref: object) -> str | None:
         """The ``type`` of the component ``ref`` points at (an enum's from its values)."""
-        target = self.components.get(ref.rsplit("/", 1)[-1])
+        target = self.components.get(ref.rsplit("/", 1)[-1]) if isinstance(ref, str) else None
         if not isinstance(target, Mapping):
             return None
         kind = target.get("type")
@@ -206,8 +229,27 @@ class SchemaDowngrade:
             return kind
         if "properties" in target:
             return "object"
-        kinds = {_JSON_TYPES.get(type(v)) for v in target.get("enum", [])}
+        kinds = {_JSON_TYPES.get(type(v)) for v in _list(target.get("enum"))}
         return kinds.pop() if len(kinds) == 1 else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a part of the wrong shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _one_ref(wrapped: Any) -> bool:
+    """``allOf: [{$ref}]``, the wrapper of a reference with siblings."""
+    return (
+        isinstance(wrapped, list)
+        and len(wrapped) == 1
+        and isinstance(wrapped[0], dict)
+        and "$ref" in wrapped[0]
+    )
 
 
 def _is_null(schema: Any) -> bool:

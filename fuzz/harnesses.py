@@ -45,6 +45,7 @@ from streams.spool.cipher import SpoolCipher
 from streams.spool.exceptions import CorruptRecordError, SpoolKeyError
 from streams.spool.recovery import open_spool
 from streams.spool.segments import ACK_LOG, SegmentStore
+from streams.web.policies import validate_request
 
 # Fixed secrets: the seed corpus is signed and encrypted with them (fuzz/seeds.py).
 WEBHOOK_SECRET = b"fuzz-webhook-secret"
@@ -215,7 +216,8 @@ def _raw_headers(block: bytes) -> dict[str, str]:
 
 
 def webhook(data: bytes) -> None:
-    """streams.policy.webhook + payload as the POST view runs them; only PolicyError escapes.
+    """streams.policy.webhook + payload as the POST view runs them (size, authentication,
+    parse, the view's request model, plan, encoding what it publishes); only PolicyError escapes.
 
     Byte 0 even: the rest is a body signed correctly (so the body parser is reached); odd: the
     rest is ``header lines`` + blank line + body (the signature checks are fuzzed).
@@ -237,6 +239,7 @@ def webhook(data: bytes) -> None:
         verifier.check_size(None, body)
         verifier.authenticate(headers, body, WEBHOOK_NOW)
         event = parse_body(body)
+        validate_request(body)  # the view's check against its OpenAPI document
         plan = plan_change(event, _NoRows())
         # What the view publishes next: an accepted change must encode (else a 500).
         for _, row in plan.records:

@@ -11,12 +11,17 @@ import json
 import resource
 import struct
 import zlib
+from pathlib import Path
 
 import cv2
 import fastavro
 import numpy as np
 import pytest
 
+from codegen.avro_schema import SchemaFile
+from codegen.avro_ts import compile_types
+from codegen.exceptions import OpenApiDocumentError, SchemaDefinitionError
+from codegen.openapi30 import to_openapi_30
 from streams.anonymize.exceptions import CorruptImageError
 from streams.anonymize.images import PNG_SIGNATURE, check_header, decode
 from streams.avro_reader import compile_reader
@@ -128,3 +133,94 @@ def test_a_body_nested_deeper_than_the_json_decoder_recurses_is_malformed() -> N
     body = json.dumps({"type": "INSERT"}).encode()[:-1] + b', "record": ' + b"[" * 100_000
     with pytest.raises(MalformedPayloadError, match="nested too deeply"):
         parse_body(body)
+
+
+# --- codegen/avro_schema.py, avro_ts.py: an .avsc that is no Avro schema ---------------------
+
+
+def _record(**attributes: object) -> dict[str, object]:
+    return {"type": "record", "name": "R", "fields": [], **attributes}
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"type": "array"}, "without 'items'"),  # was KeyError
+        ({"type": "map"}, "without 'values'"),
+        ({"type": "record", "fields": []}, "'name' must be"),
+        (_record(name=7), "'name' must be"),
+        (_record(fields=None), "'fields' must be"),
+        (_record(fields=[{"type": "int"}]), "'fields' must be"),
+        (_record(fields=["int"]), "'fields' must be"),
+        ({"type": "enum", "name": "E"}, "'symbols' must be"),
+        ({"type": "enum", "name": "E", "symbols": [1]}, "'symbols' must be"),
+        ({"type": "fixed", "name": "F"}, "'size' must be"),
+        (_record(namespace=1), "'namespace' must be"),
+        (_record(aliases="A"), "'aliases' must be"),
+        ([], "top-level type must be a record"),  # was AttributeError in the registry
+        ("string", "top-level type must be a record"),
+        ({"type": "enum", "name": "E", "symbols": ["A"]}, "top-level type must be a record"),
+        (_record(fields=[{"name": "f", "type": {"type": "array", "items": "int"}}]), None),
+    ],
+)
+def test_an_avsc_that_is_no_avro_record_schema_is_a_schema_definition_error(
+    tmp_path: Path, schema: object, message: str | None
+) -> None:
+    path = tmp_path / "R.avsc"
+    path.write_text(json.dumps(schema))
+    if message is None:  # the valid control
+        assert "export interface R" in compile_types([SchemaFile.load(path)])
+        return
+    with pytest.raises(SchemaDefinitionError, match=message):
+        compile_types([SchemaFile.load(path)])
+
+
+def test_an_avsc_that_is_not_utf8_or_nested_too_deeply_is_a_schema_definition_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "R.avsc"
+    path.write_bytes(b'{"type": "\xff"}')  # was UnicodeDecodeError
+    with pytest.raises(SchemaDefinitionError, match="invalid JSON"):
+        SchemaFile.load(path)
+    path.write_text("[" * 100_000)  # json.loads: RecursionError
+    with pytest.raises(SchemaDefinitionError, match="nested too deeply"):
+        SchemaFile.load(path)
+    nested: object = "int"
+    for _ in range(200):  # parses, but every reader recurses per level
+        nested = {"type": "array", "items": nested}
+    path.write_text(json.dumps(_record(fields=[{"name": "f", "type": nested}])))
+    with pytest.raises(SchemaDefinitionError, match="nested more than"):
+        SchemaFile.load(path)
+
+
+# --- codegen/openapi30.py: parts of the wrong shape are left as they are ---------------------
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"paths": {"/a": "not a path item"}},  # was AttributeError
+        {"paths": {"/a": {"get": {"responses": {"200": True}}}}},
+        {"paths": {"/a": {"get": {"responses": {"200": {"headers": []}}}}}},
+        {"paths": {"/a": {"parameters": 5, "get": {"parameters": [7], "callbacks": []}}}},
+        {"paths": []},
+        {"info": "x", "components": {"schemas": {"A": {"enum": None}}}},  # was TypeError
+        {"components": {"schemas": {"A": {"anyOf": "x", "allOf": 3, "prefixItems": {}}}}},
+        {"components": {"schemas": {"A": {"anyOf": [1, {"type": "null"}]}}}},
+        {"components": {"schemas": {"A": {"anyOf": [{"allOf": ["x"]}, {"type": "null"}]}}}},
+        {"components": {"schemas": {"A": {"anyOf": [{"$ref": 1}, {"type": "null"}]}}}},
+    ],
+)
+def test_an_openapi_document_of_odd_shape_converts_leaving_those_parts(
+    document: dict[str, object],
+) -> None:
+    converted = to_openapi_30(document)
+    assert converted["openapi"] == "3.0.3"
+
+
+def test_an_openapi_document_nested_past_python_recursion_is_an_openapi_document_error() -> None:
+    schema: dict[str, object] = {"type": "string"}
+    for _ in range(2_000):
+        schema = {"type": "array", "items": schema}
+    with pytest.raises(OpenApiDocumentError, match="nested too deeply"):
+        to_openapi_30({"components": {"schemas": {"Deep": schema}}})
