@@ -380,7 +380,7 @@ HARNESSES: dict[str, Harness] = {
         Harness("codec", codec, ("streams/codec.py", "streams/avro_reader.py", "<avro reader")),
         Harness("avro_reader", avro_reader, ("streams/avro_reader.py", "<avro reader")),
         Harness("image", image, ("streams/anonymize/images.py",), max_len=16384),
-        Harness("webhook", webhook, ("streams/policy/",), max_len=8192),
+        Harness("webhook", webhook, ("streams/policy/", "web/policies.py"), max_len=8192),
         Harness("policy_crypto", policy_crypto, ("streams/policy/crypto.py",)),
         Harness("spool", spool, ("streams/spool/",), max_len=8192),
         Harness("avsc", avsc, ("codegen/avro_schema.py", "codegen/avro_ts.py"), max_len=8192),
