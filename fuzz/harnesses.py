@@ -66,6 +66,8 @@ class Harness:
     sources: tuple[str, ...]
     """Path fragments of the code atheris instruments for coverage (``fuzz/run.py``)."""
     max_len: int = 4096
+    json: bool = False
+    """Inputs carry JSON: fuzz/json_mutator.py mutates its structure half of the time."""
 
 
 # --- shared, made once per process ---------------------------------------------------------
@@ -380,11 +382,11 @@ HARNESSES: dict[str, Harness] = {
         Harness("codec", codec, ("streams/codec.py", "streams/avro_reader.py", "<avro reader")),
         Harness("avro_reader", avro_reader, ("streams/avro_reader.py", "<avro reader")),
         Harness("image", image, ("streams/anonymize/images.py",), max_len=16384),
-        Harness("webhook", webhook, ("streams/policy/", "web/policies.py"), max_len=8192),
+        Harness("webhook", webhook, ("streams/policy/", "web/policies.py"), 8192, json=True),
         Harness("policy_crypto", policy_crypto, ("streams/policy/crypto.py",)),
         Harness("spool", spool, ("streams/spool/",), max_len=8192),
-        Harness("avsc", avsc, ("codegen/avro_schema.py", "codegen/avro_ts.py"), max_len=8192),
-        Harness("openapi30", openapi30, ("codegen/openapi30.py",), max_len=8192),
+        Harness("avsc", avsc, ("codegen/avro_schema.py", "codegen/avro_ts.py"), 8192, json=True),
+        Harness("openapi30", openapi30, ("codegen/openapi30.py",), 8192, json=True),
     )
 }
 """Every harness by name; ``fuzz/corpus/<name>/`` holds its seeds."""

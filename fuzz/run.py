@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fuzz import json_mutator
 from fuzz.harnesses import HARNESSES, Harness
 
 FUZZ_DIR = Path(__file__).resolve().parent
@@ -113,7 +114,15 @@ def child(target: str, libfuzzer_args: list[str]) -> None:
         harness.run(seed.read_bytes())
     print(f"INFO: instrumented {instrument(harness)} functions", file=sys.stderr, flush=True)
     recorder = CrashRecorder(target, WORK / "crashes" / target)
-    atheris.Setup([sys.argv[0], *libfuzzer_args], recorder.wrap(harness.run))
+    mutator = None
+    if harness.json:
+
+        def mutator(data: bytes, max_size: int, seed: int) -> bytes:
+            return json_mutator.mutate(data, max_size, seed, atheris.Mutate)
+
+    atheris.Setup(
+        [sys.argv[0], *libfuzzer_args], recorder.wrap(harness.run), custom_mutator=mutator
+    )
     atheris.Fuzz()
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fuzz import run
+from fuzz import json_mutator, run
 from fuzz.harnesses import HARNESSES
 
 
@@ -57,3 +57,18 @@ def test_every_harness_names_sources_to_instrument_and_has_seeds() -> None:
         assert harness.name == name
         assert harness.sources
         assert any((run.CORPUS / name).glob("seed-*")), name
+
+
+def test_the_json_mutator_changes_structure_behind_the_prefix_and_never_raises() -> None:
+    def byte_mutation(data: bytes, max_size: int) -> bytes:
+        return data[:max_size]
+
+    seed_input = b'\x00{"type":"INSERT","record":{"id":"a","version":1,"config":{}}}'
+    changed = 0
+    for seed in range(300):
+        out = json_mutator.mutate(seed_input, 4096, seed, byte_mutation)
+        assert len(out) <= 4096
+        assert out.startswith(b"\x00")
+        changed += out != seed_input
+    assert changed > 100
+    assert json_mutator.mutate(b"\x01no json", 64, 1, byte_mutation) == b"\x01no json"
