@@ -12,6 +12,7 @@ authentication); the rest is what the parser reads.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import functools
 import io
@@ -19,6 +20,7 @@ import json
 import shutil
 import struct
 import tempfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +44,10 @@ from streams.policy.records import CHANGE, RECORD, change_record, row_to_record
 from streams.policy.resolve import PolicyRow
 from streams.policy.webhook import ReplayGuard, WebhookVerifier, parse_body, sign
 from streams.spool.cipher import SpoolCipher
+from streams.spool.config import FsyncPolicy, Persistence, QueueConfig
 from streams.spool.exceptions import CorruptRecordError, SpoolKeyError
+from streams.spool.framing import ACK_MAGIC, FRAME, SEGMENT_MAGIC
+from streams.spool.queue import ResilienceQueue
 from streams.spool.recovery import open_spool
 from streams.spool.segments import ACK_LOG, SegmentStore
 from streams.web.policies import validate_request
@@ -55,6 +60,7 @@ POLICY_AAD = b"camguard.policy.v1|camguard/privacy/acme/cam-1|row-1"
 SPOOL_KEY = "c3Bvb2wta2V5LWZvci1mdXp6aW5nLTMyLWJ5dGVzISE="
 SEGMENT_BYTES = 1 << 20
 _U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
@@ -289,11 +295,27 @@ def _spool_cipher() -> SpoolCipher:
     return SpoolCipher.from_text(SPOOL_KEY)
 
 
+def _fix_crcs(data: bytes, start: int) -> bytes:
+    """``data`` with each whole frame's CRC32 recomputed, so mutations reach the parsers
+    behind the CRC check (record headers, bodies, ack pairs) instead of stopping at it."""
+    out = bytearray(data)
+    pos = start
+    while pos + FRAME.size <= len(out):
+        (size,) = _U32.unpack_from(out, pos)
+        end = pos + FRAME.size + size
+        if end > len(out):
+            break
+        _U32.pack_into(out, pos + 4, zlib.crc32(out[pos + FRAME.size : end]))
+        pos = end
+    return bytes(out)
+
+
 def _spool_files(data: bytes) -> tuple[int, list[bytes], bytes | None]:
     """Byte 0 (flags), segment contents and ack log contents of an input.
 
     Flags: bit 0 the spool key is configured, bit 1 an ack log is present (u16 length first),
-    bit 2 an earlier segment comes first (u16 length first; damage there is quarantined).
+    bit 2 an earlier segment comes first (u16 length first; damage there is quarantined),
+    bit 3 CRCs are recomputed, bit 4 the spool is opened and drained by a ResilienceQueue.
     """
     flags, rest = data[0], data[1:]
     ack: bytes | None = None
@@ -306,26 +328,13 @@ def _spool_files(data: bytes) -> tuple[int, list[bytes], bytes | None]:
         segments.append(rest[2 : 2 + size])
         rest = rest[2 + size :]
     segments.append(rest)
+    if flags & 8:
+        segments = [_fix_crcs(segment, len(SEGMENT_MAGIC)) for segment in segments]
+        ack = None if ack is None else _fix_crcs(ack, len(ACK_MAGIC))
     return flags, segments, ack
 
 
-def spool(data: bytes) -> None:
-    """streams.spool recovery: open a spool folder holding fuzzed segment and ack-log files.
-
-    Opening may refuse with SpoolKeyError only; every live record it reports must read back
-    as ``(key, value)`` or as a CorruptRecordError / SpoolKeyError value (errors are data).
-    """
-    if not data:
-        return
-    flags, segments, ack = _spool_files(data)
-    folder = scratch() / "spool"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir()
-    for number, content in enumerate(segments, start=1):
-        SegmentStore(folder, segment_bytes=SEGMENT_BYTES).segment_path(number).write_bytes(content)
-    if ack is not None:
-        (folder / ACK_LOG).write_bytes(ack)
-    cipher = _spool_cipher() if flags & 1 else None
+def _open_and_read(folder: Path, cipher: SpoolCipher | None) -> None:
     try:
         store, recovery = open_spool(
             folder, segment_bytes=SEGMENT_BYTES, cipher=cipher, fsync_on_rotate=False
@@ -339,6 +348,54 @@ def spool(data: bytes) -> None:
         assert recovery.next_seq > max((r.header.seq for r in recovery.records), default=-1)
     finally:
         store.close()
+
+
+async def _drain(folder: Path, cipher: SpoolCipher | None) -> None:
+    """Open ``folder`` as the gateway does (a ResilienceQueue) and take and ack everything."""
+    config = QueueConfig(
+        spool_dir=folder.parent,
+        persistence=Persistence.ALWAYS,
+        fsync=FsyncPolicy.NEVER,
+        segment_bytes=SEGMENT_BYTES,
+    )
+    queue = ResilienceQueue(folder.name, config, clock=lambda: WEBHOOK_NOW, cipher=cipher)
+    try:
+        await queue.open()
+    except SpoolKeyError:
+        return
+    try:
+        for _ in range(1000):
+            items = await queue.dequeue_batch(64)
+            if not items:
+                break
+            await queue.ack(items)
+        assert queue.stats().total_queued == 0, queue.stats()
+    finally:
+        await queue.close()
+
+
+def spool(data: bytes) -> None:
+    """streams.spool recovery: open a spool folder holding fuzzed segment and ack-log files.
+
+    Opening may refuse with SpoolKeyError only; every live record it reports must read back
+    as ``(key, value)`` or as a CorruptRecordError / SpoolKeyError value (errors are data);
+    a ResilienceQueue opening it drains it completely.
+    """
+    if not data:
+        return
+    flags, segments, ack = _spool_files(data)
+    folder = scratch() / "spool"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    for number, content in enumerate(segments, start=1):
+        SegmentStore(folder, segment_bytes=SEGMENT_BYTES).segment_path(number).write_bytes(content)
+    if ack is not None:
+        (folder / ACK_LOG).write_bytes(ack)
+    cipher = _spool_cipher() if flags & 1 else None
+    if flags & 16:
+        asyncio.run(_drain(folder, cipher))
+    else:
+        _open_and_read(folder, cipher)
 
 
 # --- codegen -------------------------------------------------------------------------------

@@ -245,7 +245,7 @@ def _spool_folder(folder: Path, encrypted: bool, segment_bytes: int) -> list[byt
     return [(folder / ACK_LOG).read_bytes(), *(p.read_bytes() for p in segments)]
 
 
-def spool_seeds() -> Seeds:
+def _spool_inputs() -> Seeds:
     for encrypted in (False, True):
         for segment_bytes, label in ((1 << 20, "one"), (220, "rotated")):
             with tempfile.TemporaryDirectory() as tmp:
@@ -258,6 +258,14 @@ def spool_seeds() -> Seeds:
             if len(segments) > 1:
                 two = struct.pack("<H", len(ack)) + ack + struct.pack("<H", len(first)) + first
                 yield f"{name}-two-segments", bytes([flags | 6]) + two + segments[1]
+
+
+def spool_seeds() -> Seeds:
+    # as read by open_spool; with CRCs fixed up after mutation (bit 3); by a queue (bit 4)
+    for label, data in _spool_inputs():
+        yield label, data
+        yield f"{label}-crcfix", bytes([data[0] | 8]) + data[1:]
+        yield f"{label}-queue", bytes([data[0] | 16]) + data[1:]
 
 
 # --- codegen -------------------------------------------------------------------------------
