@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from faust.web import Request, Response, View
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from streams.app import CamguardApp
 from streams.policy.book import Outcome
@@ -74,7 +74,8 @@ class PolicyRowBefore(BaseModel):
     """A service_policies row as the webhook carries it in ``old_record``; other columns are
     ignored. Its config is not validated (a bad old row never blocks fixing or deleting it)."""
 
-    model_config = ConfigDict(extra="allow")
+    # strict: JSON types as they are (no false for 0), as parse_event reads them
+    model_config = ConfigDict(extra="allow", strict=True)
 
     id: str = Field(min_length=1)
     service_name: KeyPart
@@ -95,17 +96,45 @@ class PolicyRowPayload(PolicyRowBefore):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
-class WebhookRequest(BaseModel):
-    """A Supabase database-webhook payload for public.service_policies: ``record`` for INSERT
-    and UPDATE, ``old_record`` for DELETE (and an UPDATE that moves a row)."""
+class _WebhookEnvelope(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, strict=True)
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    type: Literal["INSERT", "UPDATE", "DELETE"]
     table: Literal["service_policies"]
     db_schema: Literal["public"] = Field("public", alias="schema")
-    record: PolicyRowPayload | None = None
+
+
+class WebhookInsert(_WebhookEnvelope):
+    """A row was inserted: ``record`` is it (``old_record`` is ignored)."""
+
+    type: Literal["INSERT"]
+    record: PolicyRowPayload
+    old_record: Any = None
+
+
+class WebhookUpdate(_WebhookEnvelope):
+    """A row was updated: ``record`` is it now, ``old_record`` (when sent) before, so a row that
+    moved to another scope is tombstoned under its old key."""
+
+    type: Literal["UPDATE"]
+    record: PolicyRowPayload
     old_record: PolicyRowBefore | None = None
+
+
+class WebhookDelete(_WebhookEnvelope):
+    """A row was deleted: ``old_record`` is it (``record`` is ignored)."""
+
+    type: Literal["DELETE"]
+    record: Any = None
+    old_record: PolicyRowBefore
+
+
+WebhookPayload = Annotated[
+    WebhookInsert | WebhookUpdate | WebhookDelete, Field(discriminator="type")
+]
+
+
+class WebhookRequest(RootModel[WebhookPayload]):
+    """A Supabase database-webhook payload for public.service_policies, by ``type``."""
 
 
 def validate_request(body: bytes) -> WebhookRequest:

@@ -597,16 +597,10 @@ export interface components {
             version: number | null;
         };
         /**
-         * WebhookRequest
-         * @description A Supabase database-webhook payload for public.service_policies: ``record`` for INSERT
-         *     and UPDATE, ``old_record`` for DELETE (and an UPDATE that moves a row).
+         * WebhookDelete
+         * @description A row was deleted: ``old_record`` is it (``record`` is ignored).
          */
-        WebhookRequest: {
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "INSERT" | "UPDATE" | "DELETE";
+        WebhookDelete: {
             /**
              * Table
              * @constant
@@ -618,8 +612,74 @@ export interface components {
              * @constant
              */
             schema?: "public";
-            /** @default null */
-            record?: components["schemas"]["PolicyRowPayload"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "DELETE";
+            /**
+             * Record
+             * @default null
+             */
+            record?: unknown;
+            old_record: components["schemas"]["PolicyRowBefore"];
+        };
+        /**
+         * WebhookInsert
+         * @description A row was inserted: ``record`` is it (``old_record`` is ignored).
+         */
+        WebhookInsert: {
+            /**
+             * Table
+             * @constant
+             */
+            table: "service_policies";
+            /**
+             * Schema
+             * @default public
+             * @constant
+             */
+            schema?: "public";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "INSERT";
+            record: components["schemas"]["PolicyRowPayload"];
+            /**
+             * Old Record
+             * @default null
+             */
+            old_record?: unknown;
+        };
+        /**
+         * WebhookRequest
+         * @description A Supabase database-webhook payload for public.service_policies, by ``type``.
+         */
+        WebhookRequest: components["schemas"]["WebhookInsert"] | components["schemas"]["WebhookUpdate"] | components["schemas"]["WebhookDelete"];
+        /**
+         * WebhookUpdate
+         * @description A row was updated: ``record`` is it now, ``old_record`` (when sent) before, so a row that
+         *     moved to another scope is tombstoned under its old key.
+         */
+        WebhookUpdate: {
+            /**
+             * Table
+             * @constant
+             */
+            table: "service_policies";
+            /**
+             * Schema
+             * @default public
+             * @constant
+             */
+            schema?: "public";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "UPDATE";
+            record: components["schemas"]["PolicyRowPayload"];
             /** @default null */
             old_record?: components["schemas"]["PolicyRowBefore"] | null;
         };

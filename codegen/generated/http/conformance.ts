@@ -22,5 +22,8 @@ export type ModelsMatchOpenAPI = [
   Assert<Same<components["schemas"]["ProvenanceModel"], models.ProvenanceModel>>,
   Assert<Same<components["schemas"]["Readiness"], models.Readiness>>,
   Assert<Same<components["schemas"]["WebhookAccepted"], models.WebhookAccepted>>,
+  Assert<Same<components["schemas"]["WebhookDelete"], models.WebhookDelete>>,
+  Assert<Same<components["schemas"]["WebhookInsert"], models.WebhookInsert>>,
   Assert<Same<components["schemas"]["WebhookRequest"], models.WebhookRequest>>,
+  Assert<Same<components["schemas"]["WebhookUpdate"], models.WebhookUpdate>>,
 ];

@@ -154,11 +154,32 @@ export interface WebhookAccepted {
   version: number | null;
 }
 
-/** A Supabase database-webhook payload for public.service_policies: ``record`` for INSERT and UPDATE, ``old_record`` for DELETE (and an UPDATE that moves a row). */
-export interface WebhookRequest {
-  type: "INSERT" | "UPDATE" | "DELETE";
+/** A row was deleted: ``old_record`` is it (``record`` is ignored). */
+export interface WebhookDelete {
   table: "service_policies";
   schema?: "public";
-  record?: PolicyRowPayload | null;
+  type: "DELETE";
+  record?: unknown;
+  old_record: PolicyRowBefore;
+}
+
+/** A row was inserted: ``record`` is it (``old_record`` is ignored). */
+export interface WebhookInsert {
+  table: "service_policies";
+  schema?: "public";
+  type: "INSERT";
+  record: PolicyRowPayload;
+  old_record?: unknown;
+}
+
+/** A Supabase database-webhook payload for public.service_policies, by ``type``. */
+export type WebhookRequest = WebhookInsert | WebhookUpdate | WebhookDelete;
+
+/** A row was updated: ``record`` is it now, ``old_record`` (when sent) before, so a row that moved to another scope is tombstoned under its old key. */
+export interface WebhookUpdate {
+  table: "service_policies";
+  schema?: "public";
+  type: "UPDATE";
+  record: PolicyRowPayload;
   old_record?: PolicyRowBefore | null;
 }

@@ -39,9 +39,25 @@ def test_what_parses_but_no_policy_record_can_carry_is_422(raw: bytes) -> None:
 def test_what_supabase_sends_is_accepted(kind: Any) -> None:
     row = supabase_row(org_id="acme", camera_id="cam-1", config={"blur_faces": True})
     sent = webhook_body(kind, row, supabase_row(org_id="acme") if kind != "INSERT" else None)
-    request = validate_request(sent)
+    request = validate_request(sent).root
     assert request.type == kind
     assert request.db_schema == "public"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "INSERT", "record": None},  # found by schemathesis: valid per the old document
+        {"type": "UPDATE"},
+        {"type": "DELETE", "record": {"id": "x"}},
+    ],
+)
+def test_each_event_type_requires_its_row(payload: dict[str, Any]) -> None:
+    raw = json.dumps({"table": "service_policies"} | payload).encode()
+    with pytest.raises(UnsupportedPayloadError):
+        parse_body(raw)
+    with pytest.raises(UnsupportedPayloadError):
+        validate_request(raw)
 
 
 def test_the_documented_row_matches_the_policy_key_rules() -> None:
