@@ -63,11 +63,13 @@ class PoliciesResponse(BaseModel):
 
 #: One part of a policy key (streams/policy/resolve.py): non-empty, no ``/``, not ``*``.
 KeyPart = Annotated[str, Field(min_length=1, pattern=r"^([^/*][^/]*|\*[^/]+)$")]
-#: An Avro ``long`` (PolicyRecord's version and timestamp-millis).
-AvroLong = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
-Version = Annotated[int, Field(ge=0, le=2**63 - 1)]
+#: The largest integer every JSON reader (JavaScript's included) reads exactly; PolicyRecord's
+#: Avro longs (version, timestamp-millis) reach TypeScript consumers as numbers too.
+MAX_JSON_INT = 2**53 - 1
+JsonInt = Annotated[int, Field(ge=-MAX_JSON_INT, le=MAX_JSON_INT)]
+Version = Annotated[int, Field(ge=0, le=MAX_JSON_INT)]
 #: ISO 8601 text (as ``datetime.fromisoformat`` reads it; 422 otherwise) or epoch ms.
-Timestamp = str | AvroLong
+Timestamp = str | JsonInt
 
 
 class PolicyRowBefore(BaseModel):
@@ -139,8 +141,9 @@ class WebhookRequest(RootModel[WebhookPayload]):
 
 def validate_request(body: bytes) -> WebhookRequest:
     """``body`` as the documented :class:`WebhookRequest`, so the server refuses (422) what its
-    OpenAPI document refuses: e.g. a version past an Avro long, or text with a lone surrogate,
-    which no PolicyRecord can carry. Raises :class:`UnsupportedPayloadError`."""
+    OpenAPI document refuses: e.g. a version past 2^53 - 1 (2^63 crashed the Avro encoder), or
+    text with a lone surrogate (no PolicyRecord can carry it). Raises
+    :class:`UnsupportedPayloadError`."""
     try:
         return WebhookRequest.model_validate_json(body)
     except ValidationError as exc:
