@@ -76,7 +76,7 @@ def normalize(schema: Any, names: NamedTypes, namespace: str | None = None, dept
     if depth > MAX_DEPTH:
         raise SchemaDefinitionError(f"types nested more than {MAX_DEPTH} levels deep")
     if isinstance(schema, str):
-        return schema if schema in PRIMITIVES else full_name(schema, namespace)
+        return schema if schema in PRIMITIVES else _reference(full_name(schema, namespace))
     if isinstance(schema, list):
         return [normalize(branch, names, namespace, depth + 1) for branch in schema]
     if not isinstance(schema, Mapping) or "type" not in schema:
@@ -95,6 +95,15 @@ def normalize(schema: Any, names: NamedTypes, namespace: str | None = None, dept
     elif kind not in PRIMITIVES:
         return full_name(kind, namespace)
     return out if len(out) > 1 else kind
+
+
+def _reference(fullname: str) -> str:
+    """A type name; ``array`` and ``map`` are not names but types that need their attribute."""
+    if fullname in ("array", "map"):
+        raise SchemaDefinitionError(
+            f"{fullname!r} is no type name: write {{type: {fullname}, ...}}"
+        )
+    return fullname
 
 
 def _excerpt(value: Any) -> str:
@@ -135,7 +144,7 @@ def _normalize_named(
 ) -> str:
     _check_named(schema)
     own_ns = schema.get("namespace", namespace)
-    fullname = full_name(str(schema["name"]), own_ns)
+    fullname = _reference(full_name(str(schema["name"]), own_ns))
     inner_ns = namespace_of(fullname)
     out: dict[str, Any] = {k: v for k, v in schema.items() if k != "namespace"}
     out["name"] = fullname

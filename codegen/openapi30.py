@@ -195,7 +195,10 @@ class SchemaDowngrade:
             return {**schema, key: [self.nullable(b) for b in kept]}
         merged = {**self.nullable(kept[0]), **schema}
         if "type" in merged:  # a reference's wrapper: its type and nullable go first
-            merged = {"type": merged.pop("type"), "nullable": merged.pop("nullable"), **merged}
+            head = {"type": merged.pop("type")}
+            if "nullable" in merged:  # not when the branch was an anyOf made nullable inside
+                head["nullable"] = merged.pop("nullable")
+            merged = {**head, **merged}
         return merged
 
     def nullable(self, schema: dict[str, Any]) -> dict[str, Any]:

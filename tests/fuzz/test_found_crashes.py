@@ -21,7 +21,7 @@ import pytest
 from codegen.avro_schema import SchemaFile
 from codegen.avro_ts import compile_types
 from codegen.exceptions import OpenApiDocumentError, SchemaDefinitionError
-from codegen.openapi30 import to_openapi_30
+from codegen.openapi30 import SchemaDowngrade, to_openapi_30
 from streams.anonymize.exceptions import CorruptImageError
 from streams.anonymize.images import PNG_SIGNATURE, check_header, decode
 from streams.avro_reader import compile_reader
@@ -160,6 +160,8 @@ def _record(**attributes: object) -> dict[str, object]:
         ([], "top-level type must be a record"),  # was AttributeError in the registry
         ("string", "top-level type must be a record"),
         ({"type": "enum", "name": "E", "symbols": ["A"]}, "top-level type must be a record"),
+        (_record(fields=[{"name": "f", "type": {"type": "map", "values": "array"}}]), "no type"),
+        (_record(name="map"), "no type name"),  # was TypeError: 'map' read as a map schema
         (_record(fields=[{"name": "f", "type": {"type": "array", "items": "int"}}]), None),
     ],
 )
@@ -216,6 +218,14 @@ def test_an_openapi_document_of_odd_shape_converts_leaving_those_parts(
 ) -> None:
     converted = to_openapi_30(document)
     assert converted["openapi"] == "3.0.3"
+
+
+def test_a_typed_union_of_a_nested_anyof_and_null_converts() -> None:
+    # was KeyError 'nullable': the nested anyOf is made nullable inside, not beside "type"
+    branches = [{"anyOf": [{"type": "integer"}, {"type": "string"}]}, {"type": "null"}]
+    converted = SchemaDowngrade({}).schema({"type": "string", "anyOf": branches})
+    assert next(iter(converted)) == "type"
+    assert [b["nullable"] for b in converted["anyOf"]] == [True, True]
 
 
 def test_an_openapi_document_nested_past_python_recursion_is_an_openapi_document_error() -> None:
