@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import logging
 import re
 import subprocess
 import sys
@@ -109,6 +110,7 @@ def instrument(harness: Harness) -> int:
 def child(target: str, libfuzzer_args: list[str]) -> None:
     import atheris
 
+    logging.disable(logging.CRITICAL)  # recovery's warnings for every input would fill the log
     harness = HARNESSES[target]
     for seed in sorted((CORPUS / target).glob("*")):  # warm caches before instrumenting
         harness.run(seed.read_bytes())
