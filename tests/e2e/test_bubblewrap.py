@@ -14,10 +14,8 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
@@ -25,6 +23,7 @@ from streams.anonymize.models import fetch_models
 from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, free_port
 from streams.settings import Settings
+from tests.e2e.commands import Served, serve
 from tests.e2e.sandbox import UID, check_available, sandboxed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
@@ -38,20 +37,6 @@ def models_dir() -> Path:
     directory = Settings().models_dir
     fetch_models(directory)
     return directory
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _tmpfs(tmp_path: Path, name: str) -> Path:
@@ -107,35 +92,10 @@ async def _anonymized(bootstrap: str, cameras: set[str], within: float) -> dict[
     return seqs
 
 
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
-
-
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-async def _healthy(url: str, proc: subprocess.Popen[bytes], log: Path, within: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    async with httpx.AsyncClient(timeout=2) as client:
-        while loop.time() < deadline:
-            assert proc.poll() is None, _tail(log)
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.5)
-    raise AssertionError(f"{url} not healthy in {within:.0f} s:\n{_tail(log)}")
-
-
 async def test_worker_and_gateway_run_hardened_and_frames_flow(
     kafka_bootstrap: str,
     models_dir: Path,
     tmp_path: Path,
-    procs: list[subprocess.Popen[bytes]],
 ) -> None:
     check_available()
     tag = uuid.uuid4().hex[:8]
@@ -163,16 +123,22 @@ async def test_worker_and_gateway_run_hardened_and_frames_flow(
         writable=[worker_data],
         readable={models_dir: MODELS_IN_SANDBOX},
     )
-    procs.append(_start(worker_argv, env, worker_log))
-    await _healthy(f"http://127.0.0.1:{web_port}/healthz", procs[0], worker_log, within=180)
-
-    gateway = [*python, "gateway", "--fps", "10", "--max-frames", str(FRAMES)]
-    for camera in sorted(cameras):
-        gateway += ["--camera-id", camera]
-    gateway_argv = sandboxed(gateway, _tmpfs(tmp_path, "gateway-tmp"), writable=[spool])
-    procs.append(_start(gateway_argv, env, gateway_log))
-    seqs = await _anonymized(kafka_bootstrap, cameras, within=240)
-    expected = {camera: set(range(1, FRAMES + 1)) for camera in cameras}
-    assert seqs == expected, _tail(worker_log) + _tail(gateway_log)
-    assert await asyncio.to_thread(procs[1].wait, 60) == 0, _tail(gateway_log)
-    assert procs[0].poll() is None, "the worker still runs under the sandbox"
+    worker = serve(worker_argv, REPO_ROOT, env, worker_log)
+    gateway: Served | None = None
+    try:
+        url = f"http://127.0.0.1:{web_port}/healthz"
+        await asyncio.to_thread(worker.get, url, 180)
+        argv = [*python, "gateway", "--fps", "10", "--max-frames", str(FRAMES)]
+        for camera in sorted(cameras):
+            argv += ["--camera-id", camera]
+        gateway_argv = sandboxed(argv, _tmpfs(tmp_path, "gateway-tmp"), writable=[spool])
+        gateway = serve(gateway_argv, REPO_ROOT, env, gateway_log)
+        seqs = await _anonymized(kafka_bootstrap, cameras, within=240)
+        expected = {camera: set(range(1, FRAMES + 1)) for camera in cameras}
+        assert seqs == expected, worker.tail() + gateway.tail()
+        assert await asyncio.to_thread(gateway.proc.wait, 60) == 0, gateway.tail()
+        assert worker.proc.poll() is None, "the worker still runs under the sandbox"
+    finally:
+        for served in (gateway, worker):
+            if served is not None:
+                served.stop(within=30)
