@@ -6,9 +6,11 @@ daemon answers; else the local scripts under infra/ (see streams/devstack.py).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,58 @@ def postgres_dsn(local_postgres: LocalPostgres | None) -> Iterator[str]:
     else:
         assert local_postgres is not None
         yield local_postgres.dsn
+
+
+# The input topics every worker of a fresh consumer group would otherwise read from the start.
+INPUT_TOPICS = ("camera.frames", "camera.events")
+
+
+@pytest.fixture(autouse=True)
+def truncate_input_topics(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the session's own broker, drop what it left on the input topics.
+
+    Each integration test starts its workers in a fresh consumer group, which reads
+    ``camera.frames`` and ``camera.events`` from the log start: without this, a test late in
+    the suite first anonymizes every frame and folds every event earlier tests produced
+    (minutes of CPU on a 2-core machine, and the timeouts CI saw). Kafka's DeleteRecords moves
+    the log start to the current end, as retention would. A broker given by
+    ``KAFKA_BOOTSTRAP_SERVERS`` is not ours to truncate and is left alone.
+    """
+    yield
+    if "kafka_bootstrap" not in request.fixturenames:
+        return
+    choice = choose_backend(os.environ, "KAFKA_BOOTSTRAP_SERVERS", docker_available(os.environ))
+    if choice.backend is Backend.ENVIRONMENT:
+        return
+    bootstrap = request.getfixturevalue("kafka_bootstrap")
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, whatever the test's loop did
+        pool.submit(asyncio.run, _truncate(bootstrap, INPUT_TOPICS)).result(timeout=60)
+
+
+async def _truncate(bootstrap: str, topics: tuple[str, ...]) -> None:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        existing = await consumer.topics()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            if topic in existing
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        await consumer.stop()
+    if not any(ends.values()):
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_records(
+            {tp: RecordsToDelete(before_offset=end) for tp, end in ends.items() if end}
+        )
+    finally:
+        await admin.close()
