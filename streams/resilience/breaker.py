@@ -26,6 +26,9 @@ from enum import StrEnum
 
 from streams.resilience.evolve import evolve
 
+_new = object.__new__
+_set = object.__setattr__
+
 
 class State(StrEnum):
     """Breaker states; the values are the Avro ``BreakerState`` symbols."""
@@ -213,7 +216,7 @@ def step(
     """
     kind = type(event)
     if kind is Success and state.state is _CLOSED and config.slow_call_threshold_ms is None:
-        return _success(state, now, config)  # the hot path: a success while closed
+        return closed_success(state, config), ()  # the hot path: a success while closed
     if isinstance(event, ForceOpen):
         return _open(state, now, "forced", config, rng, forced=True)
     if isinstance(event, ForceClose):
@@ -259,6 +262,23 @@ def successes_while_closed(
     return evolve(state, successes=state.successes + count, consecutive_failures=0, window=window)
 
 
+def closed_success(state: BreakerState, config: CircuitBreakerConfig) -> BreakerState:
+    """One success while closed: what ``step(state, Success(), now, config)`` gives.
+
+    Only when :func:`closed_success_run_ok`; then the success reads no clock and causes no
+    transition. The copy is :func:`~streams.resilience.evolve.evolve` inlined (no keyword
+    dict): this is the whole per-call cost of a guarded call that succeeds.
+    """
+    fields = state.__dict__.copy()
+    fields["successes"] += 1
+    fields["consecutive_failures"] = 0
+    rate = config.failure_rate_threshold
+    fields["window"] = () if rate is None else (*state.window, False)[-config.window_size :]
+    new = _new(BreakerState)
+    _set(new, "__dict__", fields)
+    return new
+
+
 def _window(
     window: tuple[bool, ...], failed: bool, config: CircuitBreakerConfig
 ) -> tuple[bool, ...]:
@@ -300,9 +320,7 @@ def _success(
     state: BreakerState, now: float, config: CircuitBreakerConfig
 ) -> tuple[BreakerState, tuple[Transition, ...]]:
     if state.state is _CLOSED:
-        window = _window(state.window, False, config)
-        closed = evolve(state, successes=state.successes + 1, consecutive_failures=0, window=window)
-        return closed, ()
+        return closed_success(state, config), ()
     if state.state is _OPEN:  # a late answer to a call made before the trip
         return evolve(state, successes=state.successes + 1), ()
     state = evolve(

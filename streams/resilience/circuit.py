@@ -26,6 +26,7 @@ from streams.resilience.breaker import (
     Success,
     Transition,
     admission,
+    closed_success,
     effective_state,
     step,
 )
@@ -36,6 +37,7 @@ T = TypeVar("T")
 
 TransitionListener = Callable[[str, Transition], None]
 _SUCCESS = Success()
+_CLOSED = State.CLOSED
 
 
 class CircuitBreaker:
@@ -51,13 +53,24 @@ class CircuitBreaker:
         state: BreakerState | None = None,
     ) -> None:
         self.name = name
-        self.config = config or CircuitBreakerConfig()
+        self.config = config or CircuitBreakerConfig()  # the setter below
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._state = state or BreakerState()
         self._listeners: list[TransitionListener] = []
         self.transitions: list[Transition] = []
         """Every transition since creation, oldest first (bounded to the last 100)."""
+
+    @property
+    def config(self) -> CircuitBreakerConfig:
+        """How this breaker trips and recovers (frozen; assign a new one to change it)."""
+        return self._config
+
+    @config.setter
+    def config(self, config: CircuitBreakerConfig) -> None:
+        self._config = config
+        # No slow-call threshold: a success needs no latency, so call() reads no clock.
+        self._untimed = config.slow_call_threshold_ms is None
 
     @property
     def snapshot(self) -> BreakerState:
@@ -107,8 +120,22 @@ class CircuitBreaker:
 
     def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` through the breaker; raise :class:`CircuitOpenError` when refused."""
+        if self._state.state is _CLOSED and self._untimed:
+            # The common case: closed (an Acquire changes nothing), no latency to measure, so
+            # no clock read; a success is the closed-success fold of step, inlined.
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:
+                self.record_failure(type(exc).__name__)
+                raise
+            state = self._state  # fn may have moved it (a re-entrant call, another thread)
+            if state.state is _CLOSED:
+                self._state = closed_success(state, self._config)
+            else:
+                self._apply(_SUCCESS, self._clock())
+            return result
         self._admit()
-        if self.config.slow_call_threshold_ms is None:  # latency unused: skip the clock
+        if self._untimed:
             try:
                 result = fn(*args, **kwargs)
             except Exception as exc:
@@ -140,7 +167,7 @@ class CircuitBreaker:
         return result
 
     def _admit(self) -> None:
-        if self._state.state is State.CLOSED:
+        if self._state.state is _CLOSED:
             return  # an Acquire changes nothing while closed
         now = self._clock()
         decision = admission(self._state, now, self.config)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.resilience.breaker import CircuitBreakerConfig, State, Transition
 from streams.resilience.circuit import CircuitBreaker
@@ -95,3 +97,70 @@ def test_force_open_and_close() -> None:
     assert caught.value.retry_after_header is None
     breaker.force_close()
     assert breaker.can_execute()
+
+
+class BoomError(Exception):
+    pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["ok", "raise", "open_inside"]), st.floats(0, 50)),
+        max_size=40,
+    ),
+    st.sampled_from([None, 0.5]),
+)
+def test_call_fast_path_equals_the_seed_api(
+    history: list[tuple[str, float]], rate: float | None
+) -> None:
+    """call() (closed: no clock, closed_success inlined) = can_execute + record_* via step."""
+    config = CircuitBreakerConfig(
+        failure_threshold=3, failure_rate_threshold=rate, window_size=6, min_calls=4
+    )
+    clock = FakeClock()
+    fast = CircuitBreaker("a", config, clock=clock, rng=random.Random(1))
+    seed = CircuitBreaker("a", config, clock=clock, rng=random.Random(1))
+    for outcome, wait in history:
+        clock.now += wait
+
+        def fn(breaker: CircuitBreaker, outcome: str = outcome) -> int:
+            if outcome == "raise":
+                raise BoomError
+            if outcome == "open_inside":  # the breaker moves while the call runs
+                breaker.force_open()
+            return 7
+
+        try:
+            assert fast.call(fn, fast) == 7
+        except (BoomError, CircuitOpenError) as exc:
+            fast_refused = isinstance(exc, CircuitOpenError)
+        else:
+            fast_refused = False
+        if not seed.can_execute():
+            assert fast_refused
+        else:
+            assert not fast_refused
+            try:
+                fn(seed)
+            except BoomError:
+                seed.record_failure("BoomError")
+            else:
+                seed.record_success()
+        assert fast.snapshot == seed.snapshot
+        assert fast.transitions == seed.transitions
+        if outcome == "open_inside":
+            fast.force_close()
+            seed.force_close()
+
+
+def test_config_can_be_replaced() -> None:
+    clock = FakeClock()
+    breaker = make(clock)
+    breaker.config = CircuitBreakerConfig(slow_call_threshold_ms=100, failure_threshold=1)
+
+    def slow() -> None:
+        clock.now += 0.5
+
+    breaker.call(slow)
+    assert breaker.state is State.OPEN
