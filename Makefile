@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # on a fresh .venv (never cpu and gpu together: they overwrite each other).
 EXTRAS ?= dev,cpu
 
-.PHONY: demo test check lint typecheck unit integration bench codegen codegen-check models kafka-jars node-deps fuzz clean
+.PHONY: demo test check lint typecheck unit integration bench codegen codegen-check models kafka-jars node-deps web-assets fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,16 @@ kafka-jars:
 models: $(STAMP)
 	$(BIN)/camguard models fetch
 
-node-deps:
+node-deps: web-assets
 	@if [ -f codegen/package-lock.json ]; then cd codegen && npm ci --no-audit --no-fund --silent; fi
 
-demo: $(STAMP) kafka-jars models
+# uPlot for /dashboard's charts (package.json); setup.py copies it into the wheel. Without npm
+# the dashboard still works, without charts.
+web-assets:
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; \
+	else echo "npm not found: /dashboard will have no charts"; fi
+
+demo: $(STAMP) kafka-jars models web-assets
 	$(BIN)/camguard demo $(if $(DURATION),--duration $(DURATION),)
 
 test: $(STAMP) kafka-jars models node-deps
@@ -57,7 +63,7 @@ FUZZ_RUNS ?= 100000
 fuzz: $(STAMP)
 	$(BIN)/python -m fuzz.run --runs $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
-bench: $(STAMP) kafka-jars models
+bench: $(STAMP) kafka-jars models web-assets
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

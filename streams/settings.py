@@ -270,6 +270,26 @@ class Settings(BaseSettings):
     batch_window_s: float = Field(default=0.01, ge=0)
     batch_max_frames: int = Field(default=8, ge=1)
 
+    # --- dashboard (streams/web/dashboard.py) ---------------------------------------------
+    dashboard_sample_s: float = Field(
+        default=5.0, gt=0, description="seconds between points of the per-camera charts"
+    )
+    dashboard_window_s: float = Field(
+        default=900.0, gt=0, description="history kept per camera for the charts (in memory)"
+    )
+    dashboard_previews: bool = Field(
+        default=True, description="serve the latest anonymized frame per camera as a thumbnail"
+    )
+    dashboard_preview_bytes: int = Field(
+        default=64 * 1024**2, ge=0, description="memory held by the latest frames for previews"
+    )
+    gateways: str = Field(
+        default="", description="comma list of gateway base URLs whose /queue/stats to show"
+    )
+    metrics_camera_series: int = Field(
+        default=0, ge=0, description="per-camera series on /metrics for up to N cameras (0: off)"
+    )
+
     # --- gateway spool -------------------------------------------------------------------
     spool_dir: Path = Field(
         default=DEFAULT_SPOOL_DIR, description="gateway spool (relative: to the cwd)"

@@ -1,36 +1,645 @@
-"""GET /dashboard: a self-contained HTML page of camera health, fed by GET /api/cameras."""
+"""The operator's dashboard: GET /dashboard (one HTML page, no internet needed) and its JSON.
+
+- ``GET /api/dashboard``: fleet summary (cameras online/offline, breakers by state, frames/s,
+  fail-closed, dead-letter and anonymized rates) and one page of the camera table, searched
+  (``q``: camera or org id), filtered (``state``), sorted (``sort``, ``order``) and paged
+  (``offset``, ``limit``) on the server, so the page stays fast at thousands of cameras.
+- ``GET /api/dashboard/series?cameras=a,b&since=``: per camera, the last
+  ``CAMGUARD_DASHBOARD_WINDOW_S`` (15 min) of fps, p95 latency, errors and breaker state
+  sampled every ``CAMGUARD_DASHBOARD_SAMPLE_S`` (5 s), and its recent breaker transitions.
+- ``GET /api/dashboard/previews/{camera_id}``: the camera's latest anonymized frame as a JPEG
+  thumbnail with its boxes drawn (routed to the worker that owns the camera); off with
+  ``CAMGUARD_DASHBOARD_PREVIEWS=false`` (403).
+- ``GET /api/dashboard/gateways``: ``/queue/stats`` of each gateway in ``CAMGUARD_GATEWAYS``
+  (a comma list of base URLs: gateways do not announce themselves, the operator lists them).
+
+Where the data comes from: a timer samples this worker's ``camera_health`` and ``breakers``
+tables (what /api/cameras shows) into bounded rings (:mod:`streams.web.timeseries`); the
+breaker transitions and anonymized frames this worker sends to ``camera.breaker.transitions``
+and ``camera.frames.anonymized`` are recorded as they are sent (:func:`tap_sends` wraps the two
+topics' ``send``: no extra consumer, no change to the agents). The JSON answers gather every
+worker's cameras like /api/cameras (``scope=local`` between workers).
+
+Charts use uPlot (npm ``uplot``, pinned in package.json), inlined into the page from the
+package (``streams/web/static/``, copied there by setup.py when the wheel is built) or, in a
+checkout, from ``node_modules/``; without it the page works and says charts are unavailable.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
 
+import aiohttp
 from faust.web import Request, Response, View
+from pydantic import BaseModel, ValidationError
 
 from streams.app import CamguardApp
-from streams.web.endpoints import Endpoint, describe
+from streams.codec import CodecError
+from streams.resilience.breaker import effective_state
+from streams.resilience.health import HealthConfig, snapshot
+from streams.resilience.tables import CAMERA_HEALTH, CameraTables
+from streams.web import previews
+from streams.web.endpoints import Endpoint, QueryParam, QueueStatsResponse, describe
+from streams.web.timeseries import (
+    MAX_PAGE,
+    CameraSample,
+    FleetHistory,
+    LatestFrames,
+    Rates,
+    Row,
+    select,
+    summary,
+    transition_point,
+)
+
+log = logging.getLogger(__name__)
+
+StateName = Literal["CLOSED", "OPEN", "HALF_OPEN"]
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: uPlot's files: in the package (a wheel), else in the checkout's node_modules.
+VENDORED = ("uPlot.iife.min.js", "uPlot.min.css")
+VENDOR_DIRS = (
+    PACKAGE_DIR / "static" / "uplot",
+    PACKAGE_DIR.parents[1] / "node_modules" / "uplot" / "dist",
+)
+ROWS_TTL_S = 0.5
+
+
+# --- the documents ------------------------------------------------------------------------
+
+
+class DashboardSummary(BaseModel):
+    """The fleet at a glance (every camera, not only the page)."""
+
+    cameras: int
+    online: int
+    offline: int
+    closed: int
+    open: int
+    half_open: int
+    fps: float
+    """Frames per second, summed over the cameras."""
+    fail_closed_per_s: float
+    deadletter_per_s: float
+    anonymized_per_s: float
+
+
+class DashboardCamera(BaseModel):
+    """One row of the camera table."""
+
+    camera_id: str
+    org_id: str | None
+    online: bool
+    state: StateName
+    """The breaker's effective state (OPEN past its retry time reads HALF_OPEN)."""
+    last_seen: float | None
+    """Epoch seconds of the camera's last event or frame; null if never."""
+    fps: float
+    p95_ms: float
+    errors: int
+    frames: int
+    trips: int
+    preview: int | None
+    """Version of the latest preview held for the camera (changes with each frame)."""
+
+
+class DashboardPage(BaseModel):
+    """The summary and one page of the camera table."""
+
+    summary: DashboardSummary
+    cameras: list[DashboardCamera]
+    matched: int
+    offset: int
+    limit: int
+    partial: bool
+    previews: bool
+    interval_s: float
+    window_s: float
+    generated_at: float
+
+
+class TransitionModel(BaseModel):
+    """A breaker transition, as sent to camera.breaker.transitions."""
+
+    at: float
+    from_state: str
+    to_state: str
+    reason: str
+
+
+class CameraSeries(BaseModel):
+    """A camera's sampled history (oldest first) and its recent breaker transitions."""
+
+    camera_id: str
+    t: list[float]
+    fps: list[float]
+    p95_ms: list[float]
+    errors: list[float]
+    state: list[float]
+    """Breaker state per sample: 0 CLOSED, 1 HALF_OPEN, 2 OPEN."""
+    transitions: list[TransitionModel]
+
+
+class SeriesResponse(BaseModel):
+    """Histories of the cameras asked for (those no worker knows are left out)."""
+
+    series: list[CameraSeries]
+    interval_s: float
+    window_s: float
+    partial: bool
+
+
+class GatewayStatus(BaseModel):
+    """One configured gateway: its /queue/stats, or why it could not be read."""
+
+    url: str
+    ok: bool
+    error: str | None
+    stats: QueueStatsResponse | None
+
+
+class GatewaysResponse(BaseModel):
+    """The gateways listed in CAMGUARD_GATEWAYS."""
+
+    gateways: list[GatewayStatus]
+
+
+SCOPE = QueryParam("scope", "'local': only this worker's cameras (used between workers)")
+BAD_QUERY = {400: "a query parameter is not of its type"}
 
 describe(
     Endpoint(
         "GET",
         "/dashboard",
-        "Camera health dashboard (HTML)",
+        "Operator dashboard (HTML): fleet, per-camera charts, previews, gateways, policies",
         None,
         content_type="text/html",
         tags=("ops",),
     )
 )
+describe(
+    Endpoint(
+        "GET",
+        "/api/dashboard",
+        "Fleet summary and one page of the camera table (search, filter, sort, page)",
+        DashboardPage,
+        query=(
+            QueryParam("q", "substring of the camera or org id (case-insensitive)"),
+            QueryParam("state", "online, offline, closed, open or half_open; else all"),
+            QueryParam("sort", "camera_id, org_id, online, state, fps, p95_ms, errors, ..."),
+            QueryParam("order", "asc (default) or desc"),
+            QueryParam("offset", "first row of the page (default 0)", type="integer"),
+            QueryParam("limit", f"rows per page (default 50, at most {MAX_PAGE})", type="integer"),
+            SCOPE,
+        ),
+        errors=BAD_QUERY,
+        tags=("dashboard",),
+    )
+)
+describe(
+    Endpoint(
+        "GET",
+        "/api/dashboard/series",
+        "Per-camera history (fps, p95 latency, errors, breaker state) and breaker transitions",
+        SeriesResponse,
+        query=(
+            QueryParam("cameras", f"comma-separated camera ids (at most {MAX_PAGE})"),
+            QueryParam("since", "only points after this time (epoch seconds)", type="number"),
+            SCOPE,
+        ),
+        errors=BAD_QUERY,
+        tags=("dashboard",),
+    )
+)
+describe(
+    Endpoint(
+        "GET",
+        "/api/dashboard/previews/{camera_id}",
+        "The camera's latest anonymized frame, boxes drawn, as a JPEG thumbnail",
+        None,
+        content_type="image/jpeg",
+        query=(QueryParam("v", "preview version (cache buster, ignored)"),),
+        errors={
+            403: "previews are turned off (CAMGUARD_DASHBOARD_PREVIEWS=false)",
+            404: "no anonymized frame of this camera is held",
+            503: "partition not assigned, or its owner not reachable yet (Retry-After)",
+        },
+        tags=("dashboard",),
+    )
+)
+describe(
+    Endpoint(
+        "GET",
+        "/api/dashboard/gateways",
+        "/queue/stats of each gateway listed in CAMGUARD_GATEWAYS",
+        GatewaysResponse,
+        tags=("dashboard",),
+    )
+)
 
 
-def dashboard_html() -> str:
-    """The page, shipped inside the package (no external assets, works offline)."""
-    return resources.files("streams.web").joinpath("dashboard.html").read_text("utf-8")
+# --- the page -----------------------------------------------------------------------------
 
 
-def install(cg: CamguardApp) -> None:
-    """Register GET /dashboard."""
+def vendored(name: str, dirs: tuple[Path, ...] = VENDOR_DIRS) -> str | None:
+    """The text of one of uPlot's files, or None when it was not installed or built in."""
+    for folder in dirs:
+        path = folder / name
+        if path.is_file():
+            return path.read_text("utf-8")
+    return None
+
+
+def dashboard_html(dirs: tuple[Path, ...] = VENDOR_DIRS) -> str:
+    """The page with uPlot inlined (nothing is fetched from elsewhere); without uPlot the page
+    says so and shows everything but the charts."""
+    page = resources.files("streams.web").joinpath("dashboard.html").read_text("utf-8")
+    script, style = vendored(VENDORED[0], dirs), vendored(VENDORED[1], dirs)
+    if script is None or style is None:
+        return page.replace("/*UPLOT_CSS*/", "").replace("/*UPLOT_JS*/", "")
+    # "</" cannot end the inline elements early: uPlot's code has no "</script" or "</style"
+    return page.replace("/*UPLOT_CSS*/", style).replace("/*UPLOT_JS*/", script)
+
+
+# --- the worker's side --------------------------------------------------------------------
+
+
+class BadQueryError(ValueError):
+    """A query parameter is not of its declared type."""
+
+
+def _int(query: Mapping[str, str], name: str, default: int) -> int:
+    text = query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise BadQueryError(f"{name} must be an integer") from None
+
+
+def _number(query: Mapping[str, str], name: str) -> float | None:
+    text = query.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadQueryError(f"{name} must be a number") from None
+    return value if value == value else None  # NaN: no bound
+
+
+class DashboardState:
+    """What one worker keeps for the dashboard, and how it reads its tables."""
+
+    def __init__(self, cg: CamguardApp, clock: Callable[[], float] = time.time) -> None:
+        settings = cg.settings
+        self.cg = cg
+        self.clock = clock
+        self.history = FleetHistory(settings.dashboard_window_s, settings.dashboard_sample_s)
+        self.frames = LatestFrames(settings.dashboard_preview_bytes)
+        self.previews_on = settings.dashboard_previews
+        self.config = HealthConfig(
+            offline_after_s=settings.offline_after_s,
+            online_after_frames=settings.online_after_frames,
+        )
+        self._tables: CameraTables | None = None
+        self._rows: tuple[float, list[Row]] | None = None
+        self._thumbs: dict[str, tuple[int, bytes]] = {}
+
+    @property
+    def tables(self) -> CameraTables:
+        if self._tables is None:
+            self._tables = CameraTables.of(self.cg.tables.by_name)
+        return self._tables
+
+    def rows(self) -> list[Row]:
+        """This worker's cameras as table rows (cached for :data:`ROWS_TTL_S`)."""
+        now = self.clock()
+        if self._rows is not None and now - self._rows[0] < ROWS_TTL_S:
+            return self._rows[1]
+        tables = self.tables
+        rows: list[Row] = []
+        for camera_id, health in tables.health_items():
+            snap = snapshot(health, now, self.config)
+            breaker = tables.breaker(camera_id)
+            rows.append(
+                {
+                    "camera_id": camera_id,
+                    "org_id": snap.org_id,
+                    "online": snap.online,
+                    "state": effective_state(breaker, now).value,
+                    "last_seen": snap.last_seen,
+                    "fps": round(snap.fps, 3),
+                    "p95_ms": round(snap.p95_latency_ms, 3),
+                    "errors": snap.errors_count,
+                    "frames": snap.frames_processed,
+                    "trips": breaker.trips,
+                    "preview": self.frames.version(camera_id) if self.previews_on else None,
+                }
+            )
+        self._rows = (now, rows)
+        return rows
+
+    def sample(self) -> int:
+        """One tick of the sampler: a point per camera, and the fleet rates."""
+        now = self.clock()
+        self._rows = None
+        rows = self.rows()
+        self.history.count_rates(now, self.cg.counters)
+        samples = (
+            CameraSample(r["camera_id"], r["fps"], r["p95_ms"], r["errors"], r["state"])
+            for r in rows
+        )
+        return self.history.sample(now, samples)
+
+    def local_page(self) -> dict[str, Any]:
+        """Every row of this worker, and its rates (``scope=local``)."""
+        rows = self.rows()
+        return {"cameras": rows, "rates": dataclasses.asdict(self.history.rates)}
+
+    def series(self, camera_ids: list[str], since: float | None) -> list[dict[str, Any]]:
+        found = []
+        for camera_id in camera_ids:
+            if camera_id not in self.history.rings and camera_id not in self.history.transitions:
+                continue
+            columns = self.history.series(camera_id, since)
+            found.append(
+                {
+                    "camera_id": camera_id,
+                    **columns,
+                    "transitions": [
+                        dataclasses.asdict(p)
+                        for p in self.history.timeline(camera_id)
+                        if since is None or p.at > since
+                    ],
+                }
+            )
+        return found
+
+    def on_transition(self, key: Any, value: Any) -> None:
+        try:
+            record = self.cg.codec.decode_as("BreakerTransition", value, logical_types=False)
+        except (CodecError, TypeError, ValueError) as exc:
+            log.debug("transition not recorded for the dashboard: %r", exc)
+            return
+        self.history.add_transition(str(record["camera_id"]), transition_point(record))
+
+    def on_anonymized(self, key: Any, value: Any) -> None:
+        if self.previews_on and isinstance(key, bytes) and isinstance(value, bytes):
+            self.frames.put(key.decode("utf-8", "replace"), value)
+
+    def thumbnail(self, camera_id: str) -> bytes | None:
+        """The camera's preview JPEG (made once per frame version), None if none is held."""
+        held = self.frames.get(camera_id)
+        if held is None:
+            return None
+        version, value = held
+        cached = self._thumbs.get(camera_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        record = self.cg.codec.decode_as("AnonymizedFrame", value, logical_types=False)
+        jpeg = previews.thumbnail(record)
+        if len(self._thumbs) > 4 * max(1, len(self.frames)):
+            self._thumbs.clear()
+        self._thumbs[camera_id] = (version, jpeg)
+        return jpeg
+
+
+def tap_sends(topic: Any, observe: Callable[[Any, Any], None]) -> None:
+    """Call ``observe(key, value)`` after each ``topic.send(key=..., value=...)`` of this
+    process (the instance's ``send`` is wrapped; a failing observer never fails a send)."""
+    original: Callable[..., Awaitable[Any]] = topic.send
+
+    @functools.wraps(original)
+    async def send(*args: Any, **kwargs: Any) -> Any:
+        result = await original(*args, **kwargs)
+        try:
+            observe(kwargs.get("key"), kwargs.get("value"))
+        except Exception:  # the dashboard must never cost a frame or a transition
+            log.exception("dashboard observer failed")
+        return result
+
+    topic.send = send
+
+
+def merge_pages(
+    answers: list[dict[str, Any]],
+) -> tuple[list[Row], Rates]:
+    """Rows and summed rates of every worker's ``scope=local`` answer (one row per camera)."""
+    rows: dict[str, Row] = {}
+    totals = {"fail_closed_per_s": 0.0, "deadletter_per_s": 0.0, "anonymized_per_s": 0.0}
+    for answer in answers:
+        for row in answer.get("cameras", ()):
+            rows.setdefault(str(row["camera_id"]), row)
+        for name in totals:
+            totals[name] += float(answer.get("rates", {}).get(name, 0.0))
+    return list(rows.values()), Rates(**totals)
+
+
+async def _from_other_workers(
+    cg: CamguardApp, path: str, params: dict[str, str]
+) -> tuple[list[dict[str, Any]], bool]:
+    """``path``'s ``scope=local`` answer of every other host of the camera tables; and
+    whether some did not answer."""
+    own = str(cg.app.conf.canonical_url).rstrip("/")
+    try:
+        hosts = [h.rstrip("/") for h in cg.app.router.table_metadata(CAMERA_HEALTH)]
+    except KeyError:
+        return [], True
+    others = [h for h in hosts if h != own]
+
+    async def fetch(host: str) -> dict[str, Any] | None:
+        try:
+            async with asyncio.timeout(5.0):
+                url = f"{host}{path}"
+                query = {**params, "scope": "local"}
+                async with cg.app.http_client.get(url, params=query) as response:
+                    if response.status != 200:
+                        return None
+                    body = await response.json()
+                    return dict(body)
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            log.warning("worker %s did not answer %s: %r", host, path, exc)
+            return None
+
+    answers = await asyncio.gather(*(fetch(h) for h in others))
+    found = [a for a in answers if a is not None]
+    return found, len(found) < len(answers)
+
+
+def gateway_urls(setting: str) -> list[str]:
+    """The base URLs of ``CAMGUARD_GATEWAYS`` (comma-separated, trailing slashes dropped)."""
+    return [part.strip().rstrip("/") for part in setting.split(",") if part.strip()]
+
+
+async def gateway_status(
+    get: Callable[[str], Awaitable[tuple[int, Any]]], url: str
+) -> GatewayStatus:
+    """A gateway's /queue/stats through ``get`` (url -> (status, JSON body))."""
+    try:
+        async with asyncio.timeout(3.0):
+            status, body = await get(f"{url}/queue/stats")
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+        return GatewayStatus(url=url, ok=False, error=repr(exc), stats=None)
+    if status != 200:
+        return GatewayStatus(url=url, ok=False, error=f"HTTP {status}", stats=None)
+    try:
+        stats = QueueStatsResponse.model_validate(body)
+    except ValidationError as exc:
+        return GatewayStatus(url=url, ok=False, error=f"unexpected body: {exc}", stats=None)
+    return GatewayStatus(url=url, ok=True, error=None, stats=stats)
+
+
+def page_response(
+    rows: list[Row], rates: Rates, query: Mapping[str, str], partial: bool, state: DashboardState
+) -> DashboardPage:
+    """The /api/dashboard answer for ``query`` over every worker's rows."""
+    offset, limit = _int(query, "offset", 0), _int(query, "limit", 50)
+    page, matched = select(
+        rows,
+        q=query.get("q", ""),
+        state=query.get("state", ""),
+        sort=query.get("sort", "camera_id"),
+        order=query.get("order", "asc"),
+        offset=offset,
+        limit=limit,
+    )
+    return DashboardPage(
+        summary=DashboardSummary(**summary(rows), **dataclasses.asdict(rates)),
+        cameras=[DashboardCamera.model_validate(r) for r in page],
+        matched=matched,
+        offset=min(max(offset, 0), matched),
+        limit=min(max(limit, 1), MAX_PAGE),
+        partial=partial,
+        previews=state.previews_on,
+        interval_s=state.history.interval_s,
+        window_s=state.history.window_s,
+        generated_at=state.clock(),
+    )
+
+
+def install(cg: CamguardApp) -> DashboardState:
+    """Register /dashboard, its JSON views, the sampler timer and the send taps on ``cg``."""
+    state = DashboardState(cg)
     page = dashboard_html()
+    app: Any = cg.app  # faust's decorators are untyped
+    tap_sends(cg.topics.transitions, state.on_transition)
+    tap_sends(cg.topics.anonymized, state.on_anonymized)
+    add_timer: Callable[[Callable[[], Awaitable[None]]], object] = cg.app.timer(
+        interval=cg.settings.dashboard_sample_s, name="camguard.dashboard.sample"
+    )
 
-    @cg.app.page("/dashboard")
+    async def sample_dashboard() -> None:
+        state.sample()
+
+    add_timer(sample_dashboard)
+
+    @app.page("/dashboard")
     class DashboardView(View):
         async def get(self, request: Request) -> Response:
             return self.html(page)
+
+    _install_table(cg, state)
+    _install_previews(cg, state)
+    _install_gateways(cg)
+    return state
+
+
+def _install_table(cg: CamguardApp, state: DashboardState) -> None:
+    app: Any = cg.app
+
+    @app.page("/api/dashboard")
+    class DashboardDataView(View):
+        async def get(self, request: Request) -> Response:
+            query = request.query
+            try:
+                _int(query, "offset", 0), _int(query, "limit", 50)
+            except BadQueryError as exc:
+                return self.error(400, str(exc))
+            mine = state.local_page()
+            if query.get("scope") == "local":
+                return self.json(mine)
+            theirs, partial = await _from_other_workers(cg, "/api/dashboard", {})
+            rows, rates = merge_pages([mine, *theirs])
+            body = page_response(rows, rates, query, partial, state)
+            return self.json(body.model_dump(mode="json"))
+
+    @app.page("/api/dashboard/series")
+    class SeriesView(View):
+        async def get(self, request: Request) -> Response:
+            query = request.query
+            try:
+                since = _number(query, "since")
+            except BadQueryError as exc:
+                return self.error(400, str(exc))
+            wanted = [c for c in query.get("cameras", "").split(",") if c][:MAX_PAGE]
+            found = state.series(wanted, since)
+            partial = False
+            if query.get("scope") != "local":
+                rest = [c for c in wanted if c not in {s["camera_id"] for s in found}]
+                if rest:
+                    params = {"cameras": ",".join(rest)}
+                    if since is not None:
+                        params["since"] = repr(since)
+                    theirs, partial = await _from_other_workers(cg, "/api/dashboard/series", params)
+                    found += [s for answer in theirs for s in answer.get("series", ())]
+            body = SeriesResponse(
+                series=[CameraSeries.model_validate(s) for s in found],
+                interval_s=state.history.interval_s,
+                window_s=state.history.window_s,
+                partial=partial,
+            )
+            return self.json(body.model_dump(mode="json"))
+
+
+def _install_previews(cg: CamguardApp, state: DashboardState) -> None:
+    from streams.web.cameras import answer_503_when_unroutable
+
+    app: Any = cg.app
+    route_to_owner = answer_503_when_unroutable(
+        app.table_route(table=cg.tables.by_name[CAMERA_HEALTH], match_info="camera_id")
+    )
+
+    @app.page("/api/dashboard/previews/{camera_id}")
+    class PreviewView(View):
+        @route_to_owner
+        async def get(self, request: Request, camera_id: str) -> Response:
+            if not state.previews_on:
+                return self.error(403, "previews are turned off")
+            try:
+                jpeg = await asyncio.to_thread(state.thumbnail, camera_id)
+            except (CodecError, ValueError, OSError) as exc:
+                log.warning("preview of %s not made: %r", camera_id, exc)
+                jpeg = None
+            if jpeg is None:
+                return self.error(404, f"no anonymized frame of {camera_id!r} held")
+            response: Response = self.bytes(jpeg, content_type="image/jpeg")
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+
+def _install_gateways(cg: CamguardApp) -> None:
+    app: Any = cg.app
+    urls = gateway_urls(cg.settings.gateways)
+
+    async def get_json(url: str) -> tuple[int, Any]:
+        async with cg.app.http_client.get(url) as response:
+            body = await response.json() if response.status == 200 else None
+            return response.status, body
+
+    @app.page("/api/dashboard/gateways")
+    class GatewaysView(View):
+        async def get(self, request: Request) -> Response:
+            found = await asyncio.gather(*(gateway_status(get_json, u) for u in urls))
+            body = GatewaysResponse(gateways=list(found))
+            return self.json(json.loads(body.model_dump_json()))

@@ -75,6 +75,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fleet summary and one page of the camera table (search, filter, sort, page) */
+        get: operations["getApiDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboard/gateways": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** /queue/stats of each gateway listed in CAMGUARD_GATEWAYS */
+        get: operations["getApiDashboardGateways"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboard/previews/{camera_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The camera's latest anonymized frame, boxes drawn, as a JPEG thumbnail */
+        get: operations["getApiDashboardPreviewsByCameraId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboard/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per-camera history (fps, p95 latency, errors, breaker state) and breaker transitions */
+        get: operations["getApiDashboardSeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dashboard": {
         parameters: {
             query?: never;
@@ -82,7 +150,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Camera health dashboard (HTML) */
+        /** Operator dashboard (HTML): fleet, per-camera charts, previews, gateways, policies */
         get: operations["getDashboard"];
         put?: never;
         post?: never;
@@ -320,6 +388,26 @@ export interface components {
             partial: boolean;
         };
         /**
+         * CameraSeries
+         * @description A camera's sampled history (oldest first) and its recent breaker transitions.
+         */
+        CameraSeries: {
+            /** Camera Id */
+            camera_id: string;
+            /** T */
+            t: number[];
+            /** Fps */
+            fps: number[];
+            /** P95 Ms */
+            p95_ms: number[];
+            /** Errors */
+            errors: number[];
+            /** State */
+            state: number[];
+            /** Transitions */
+            transitions: components["schemas"]["TransitionModel"][];
+        };
+        /**
          * CameraView
          * @description A camera's health and breaker, as the worker owning it sees it now.
          */
@@ -355,6 +443,162 @@ export interface components {
              */
             observed_at: string;
             breaker: components["schemas"]["BreakerView"];
+        };
+        /**
+         * DashboardCamera
+         * @description One row of the camera table.
+         */
+        DashboardCamera: {
+            /** Camera Id */
+            camera_id: string;
+            /** Org Id */
+            org_id: string | null;
+            /** Online */
+            online: boolean;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "CLOSED" | "OPEN" | "HALF_OPEN";
+            /** Last Seen */
+            last_seen: number | null;
+            /** Fps */
+            fps: number;
+            /** P95 Ms */
+            p95_ms: number;
+            /** Errors */
+            errors: number;
+            /** Frames */
+            frames: number;
+            /** Trips */
+            trips: number;
+            /** Preview */
+            preview: number | null;
+        };
+        /**
+         * DashboardPage
+         * @description The summary and one page of the camera table.
+         */
+        DashboardPage: {
+            summary: components["schemas"]["DashboardSummary"];
+            /** Cameras */
+            cameras: components["schemas"]["DashboardCamera"][];
+            /** Matched */
+            matched: number;
+            /** Offset */
+            offset: number;
+            /** Limit */
+            limit: number;
+            /** Partial */
+            partial: boolean;
+            /** Previews */
+            previews: boolean;
+            /** Interval S */
+            interval_s: number;
+            /** Window S */
+            window_s: number;
+            /** Generated At */
+            generated_at: number;
+        };
+        /**
+         * DashboardSummary
+         * @description The fleet at a glance (every camera, not only the page).
+         */
+        DashboardSummary: {
+            /** Cameras */
+            cameras: number;
+            /** Online */
+            online: number;
+            /** Offline */
+            offline: number;
+            /** Closed */
+            closed: number;
+            /** Open */
+            open: number;
+            /** Half Open */
+            half_open: number;
+            /** Fps */
+            fps: number;
+            /** Fail Closed Per S */
+            fail_closed_per_s: number;
+            /** Deadletter Per S */
+            deadletter_per_s: number;
+            /** Anonymized Per S */
+            anonymized_per_s: number;
+        };
+        /**
+         * GatewayCameraStats
+         * @description One camera served by the gateway.
+         */
+        GatewayCameraStats: {
+            /** Camera Id */
+            camera_id: string;
+            /** Source */
+            source: string;
+            /** Connected */
+            connected: boolean;
+            /** Frames Captured */
+            frames_captured: number;
+            /** Frames Queued */
+            frames_queued: number;
+            /** Frames Refused */
+            frames_refused: number;
+            /** Errors */
+            errors: number;
+            /** Last Seq */
+            last_seq: number;
+            /** Fps */
+            fps: number;
+            /** Last Error */
+            last_error: string | null;
+        };
+        /**
+         * GatewayProducerStats
+         * @description The gateway's Kafka producer: connection, breaker and delivery counters.
+         */
+        GatewayProducerStats: {
+            /** Sink Connected */
+            sink_connected: boolean;
+            /**
+             * Breaker State
+             * @enum {string}
+             */
+            breaker_state: "CLOSED" | "OPEN" | "HALF_OPEN";
+            /** Delivered Total */
+            delivered_total: number;
+            /** Batches Total */
+            batches_total: number;
+            /** Retried Total */
+            retried_total: number;
+            /** Rejected Total */
+            rejected_total: number;
+            /** Outages Total */
+            outages_total: number;
+            /** Last Error */
+            last_error: string | null;
+            /** Last Delivery Ms */
+            last_delivery_ms: number | null;
+        };
+        /**
+         * GatewayStatus
+         * @description One configured gateway: its /queue/stats, or why it could not be read.
+         */
+        GatewayStatus: {
+            /** Url */
+            url: string;
+            /** Ok */
+            ok: boolean;
+            /** Error */
+            error: string | null;
+            stats: components["schemas"]["QueueStatsResponse"] | null;
+        };
+        /**
+         * GatewaysResponse
+         * @description The gateways listed in CAMGUARD_GATEWAYS.
+         */
+        GatewaysResponse: {
+            /** Gateways */
+            gateways: components["schemas"]["GatewayStatus"][];
         };
         /**
          * Liveness
@@ -563,6 +807,69 @@ export interface components {
             key: string | null;
         };
         /**
+         * QueueStatsResponse
+         * @description The gateway's ResilienceQueue (memory + disk spool), producer and cameras.
+         */
+        QueueStatsResponse: {
+            /** Name */
+            name: string;
+            /** Memory Queue Size */
+            memory_queue_size: number;
+            /** Disk Queue Size */
+            disk_queue_size: number;
+            /** Total Queued */
+            total_queued: number;
+            /** In Flight */
+            in_flight: number;
+            /** Memory Bytes */
+            memory_bytes: number;
+            /** Disk Bytes */
+            disk_bytes: number;
+            /** Disk File Bytes */
+            disk_file_bytes: number;
+            /** Disk Segments */
+            disk_segments: number;
+            /** Oldest Item Age S */
+            oldest_item_age_s: number | null;
+            /** Enqueued Total */
+            enqueued_total: number;
+            /** Dequeued Total */
+            dequeued_total: number;
+            /** Acked Total */
+            acked_total: number;
+            /** Nacked Total */
+            nacked_total: number;
+            /** Spilled Total */
+            spilled_total: number;
+            /** Drained Total */
+            drained_total: number;
+            /** Recovered Total */
+            recovered_total: number;
+            /** Full Errors Total */
+            full_errors_total: number;
+            /** Sink Up */
+            sink_up: boolean;
+            /** Disk Full */
+            disk_full: boolean;
+            /** Durable */
+            durable: boolean;
+            /** Dropped */
+            dropped: {
+                [key: string]: number;
+            };
+            /** Dropped Total */
+            dropped_total: number;
+            /** Quarantined */
+            quarantined: string[];
+            /** Truncated Bytes */
+            truncated_bytes: number;
+            producer: components["schemas"]["GatewayProducerStats"];
+            /** Cameras */
+            cameras: {
+                [key: string]: components["schemas"]["GatewayCameraStats"];
+            };
+        };
+        /**
          * Readiness
          * @description Whether the worker serves traffic: false while tables recover or partitions move.
          */
@@ -577,6 +884,34 @@ export interface components {
             counters: {
                 [key: string]: number;
             };
+        };
+        /**
+         * SeriesResponse
+         * @description Histories of the cameras asked for (those no worker knows are left out).
+         */
+        SeriesResponse: {
+            /** Series */
+            series: components["schemas"]["CameraSeries"][];
+            /** Interval S */
+            interval_s: number;
+            /** Window S */
+            window_s: number;
+            /** Partial */
+            partial: boolean;
+        };
+        /**
+         * TransitionModel
+         * @description A breaker transition, as sent to camera.breaker.transitions.
+         */
+        TransitionModel: {
+            /** At */
+            at: number;
+            /** From State */
+            from_state: string;
+            /** To State */
+            to_state: string;
+            /** Reason */
+            reason: string;
         };
         /**
          * WebhookAccepted
@@ -794,6 +1129,146 @@ export interface operations {
             };
         };
     };
+    getApiDashboard: {
+        parameters: {
+            query?: {
+                /** @description substring of the camera or org id (case-insensitive) */
+                q?: string;
+                /** @description online, offline, closed, open or half_open; else all */
+                state?: string;
+                /** @description camera_id, org_id, online, state, fps, p95_ms, errors, ... */
+                sort?: string;
+                /** @description asc (default) or desc */
+                order?: string;
+                /** @description first row of the page (default 0) */
+                offset?: number;
+                /** @description rows per page (default 50, at most 500) */
+                limit?: number;
+                /** @description 'local': only this worker's cameras (used between workers) */
+                scope?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Fleet summary and one page of the camera table (search, filter, sort, page) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardPage"];
+                };
+            };
+            /** @description a query parameter is not of its type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getApiDashboardGateways: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description /queue/stats of each gateway listed in CAMGUARD_GATEWAYS */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewaysResponse"];
+                };
+            };
+        };
+    };
+    getApiDashboardPreviewsByCameraId: {
+        parameters: {
+            query?: {
+                /** @description preview version (cache buster, ignored) */
+                v?: string;
+            };
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The camera's latest anonymized frame, boxes drawn, as a JPEG thumbnail */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description previews are turned off (CAMGUARD_DASHBOARD_PREVIEWS=false) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no anonymized frame of this camera is held */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description partition not assigned, or its owner not reachable yet (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getApiDashboardSeries: {
+        parameters: {
+            query?: {
+                /** @description comma-separated camera ids (at most 500) */
+                cameras?: string;
+                /** @description only points after this time (epoch seconds) */
+                since?: number;
+                /** @description 'local': only this worker's cameras (used between workers) */
+                scope?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Per-camera history (fps, p95 latency, errors, breaker state) and breaker transitions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResponse"];
+                };
+            };
+            /** @description a query parameter is not of its type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     getDashboard: {
         parameters: {
             query?: never;
@@ -803,7 +1278,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Camera health dashboard (HTML) */
+            /** @description Operator dashboard (HTML): fleet, per-camera charts, previews, gateways, policies */
             200: {
                 headers: {
                     [name: string]: unknown;

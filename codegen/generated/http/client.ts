@@ -180,11 +180,129 @@ export async function getApiCamerasByCameraId(options: ClientOptions, params: Ge
   return (await response.json()) as GetApiCamerasByCameraIdResult;
 }
 
+/** Result of getApiDashboard. */
+export type GetApiDashboardResult = models.DashboardPage;
+
+/** Parameters of getApiDashboard. */
+export type GetApiDashboardParams = {
+  query?: {
+    /** substring of the camera or org id (case-insensitive) */
+    q?: string;
+    /** online, offline, closed, open or half_open; else all */
+    state?: string;
+    /** camera_id, org_id, online, state, fps, p95_ms, errors, ... */
+    sort?: string;
+    /** asc (default) or desc */
+    order?: string;
+    /** first row of the page (default 0) */
+    offset?: number;
+    /** rows per page (default 50, at most 500) */
+    limit?: number;
+    /** 'local': only this worker's cameras (used between workers) */
+    scope?: string;
+  };
+};
+
+/**
+ * Fleet summary and one page of the camera table (search, filter, sort, page)
+ *
+ * `GET /api/dashboard`
+ * @throws {@link ApiError} 400: a query parameter is not of its type
+ */
+export async function getApiDashboard(options: ClientOptions, params: GetApiDashboardParams = {}): Promise<GetApiDashboardResult> {
+  const response = await send(options, {
+    operationId: "getApiDashboard",
+    method: "GET",
+    path: "/api/dashboard",
+    query: params.query,
+  });
+  return (await response.json()) as GetApiDashboardResult;
+}
+
+/** Result of getApiDashboardGateways. */
+export type GetApiDashboardGatewaysResult = models.GatewaysResponse;
+
+/**
+ * /queue/stats of each gateway listed in CAMGUARD_GATEWAYS
+ *
+ * `GET /api/dashboard/gateways`
+ */
+export async function getApiDashboardGateways(options: ClientOptions): Promise<GetApiDashboardGatewaysResult> {
+  const response = await send(options, {
+    operationId: "getApiDashboardGateways",
+    method: "GET",
+    path: "/api/dashboard/gateways",
+  });
+  return (await response.json()) as GetApiDashboardGatewaysResult;
+}
+
+/** Result of getApiDashboardPreviewsByCameraId. */
+export type GetApiDashboardPreviewsByCameraIdResult = void;
+
+/** Parameters of getApiDashboardPreviewsByCameraId. */
+export type GetApiDashboardPreviewsByCameraIdParams = {
+  path: {
+    camera_id: string;
+  };
+  query?: {
+    /** preview version (cache buster, ignored) */
+    v?: string;
+  };
+};
+
+/**
+ * The camera's latest anonymized frame, boxes drawn, as a JPEG thumbnail
+ *
+ * `GET /api/dashboard/previews/{camera_id}`
+ * @throws {@link ApiError} 403: previews are turned off (CAMGUARD_DASHBOARD_PREVIEWS=false)
+ * @throws {@link ApiError} 404: no anonymized frame of this camera is held
+ * @throws {@link ApiError} 503: partition not assigned, or its owner not reachable yet (Retry-After)
+ */
+export async function getApiDashboardPreviewsByCameraId(options: ClientOptions, params: GetApiDashboardPreviewsByCameraIdParams): Promise<GetApiDashboardPreviewsByCameraIdResult> {
+  await send(options, {
+    operationId: "getApiDashboardPreviewsByCameraId",
+    method: "GET",
+    path: "/api/dashboard/previews/" + segment(params.path.camera_id),
+    query: params.query,
+  });
+}
+
+/** Result of getApiDashboardSeries. */
+export type GetApiDashboardSeriesResult = models.SeriesResponse;
+
+/** Parameters of getApiDashboardSeries. */
+export type GetApiDashboardSeriesParams = {
+  query?: {
+    /** comma-separated camera ids (at most 500) */
+    cameras?: string;
+    /** only points after this time (epoch seconds) */
+    since?: number;
+    /** 'local': only this worker's cameras (used between workers) */
+    scope?: string;
+  };
+};
+
+/**
+ * Per-camera history (fps, p95 latency, errors, breaker state) and breaker transitions
+ *
+ * `GET /api/dashboard/series`
+ * @throws {@link ApiError} 400: a query parameter is not of its type
+ */
+export async function getApiDashboardSeries(options: ClientOptions, params: GetApiDashboardSeriesParams = {}): Promise<GetApiDashboardSeriesResult> {
+  const response = await send(options, {
+    operationId: "getApiDashboardSeries",
+    method: "GET",
+    path: "/api/dashboard/series",
+    query: params.query,
+  });
+  return (await response.json()) as GetApiDashboardSeriesResult;
+}
+
 /** Result of getDashboard. */
 export type GetDashboardResult = string;
 
 /**
- * Camera health dashboard (HTML)
+ * Operator dashboard (HTML): fleet, per-camera charts, previews, gateways, policies
  *
  * `GET /dashboard`
  */

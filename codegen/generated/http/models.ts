@@ -54,6 +54,17 @@ export interface CameraList {
   partial: boolean;
 }
 
+/** A camera's sampled history (oldest first) and its recent breaker transitions. */
+export interface CameraSeries {
+  camera_id: string;
+  t: number[];
+  fps: number[];
+  p95_ms: number[];
+  errors: number[];
+  state: number[];
+  transitions: TransitionModel[];
+}
+
 /** A camera's health and breaker, as the worker owning it sees it now. */
 export interface CameraView {
   camera_id: string;
@@ -69,6 +80,89 @@ export interface CameraView {
   circuit_breaker_state: "CLOSED" | "OPEN" | "HALF_OPEN";
   observed_at: string;
   breaker: BreakerView;
+}
+
+/** One row of the camera table. */
+export interface DashboardCamera {
+  camera_id: string;
+  org_id: string | null;
+  online: boolean;
+  state: "CLOSED" | "OPEN" | "HALF_OPEN";
+  last_seen: number | null;
+  fps: number;
+  p95_ms: number;
+  errors: number;
+  frames: number;
+  trips: number;
+  preview: number | null;
+}
+
+/** The summary and one page of the camera table. */
+export interface DashboardPage {
+  summary: DashboardSummary;
+  cameras: DashboardCamera[];
+  matched: number;
+  offset: number;
+  limit: number;
+  partial: boolean;
+  previews: boolean;
+  interval_s: number;
+  window_s: number;
+  generated_at: number;
+}
+
+/** The fleet at a glance (every camera, not only the page). */
+export interface DashboardSummary {
+  cameras: number;
+  online: number;
+  offline: number;
+  closed: number;
+  open: number;
+  half_open: number;
+  fps: number;
+  fail_closed_per_s: number;
+  deadletter_per_s: number;
+  anonymized_per_s: number;
+}
+
+/** One camera served by the gateway. */
+export interface GatewayCameraStats {
+  camera_id: string;
+  source: string;
+  connected: boolean;
+  frames_captured: number;
+  frames_queued: number;
+  frames_refused: number;
+  errors: number;
+  last_seq: number;
+  fps: number;
+  last_error: string | null;
+}
+
+/** The gateway's Kafka producer: connection, breaker and delivery counters. */
+export interface GatewayProducerStats {
+  sink_connected: boolean;
+  breaker_state: "CLOSED" | "OPEN" | "HALF_OPEN";
+  delivered_total: number;
+  batches_total: number;
+  retried_total: number;
+  rejected_total: number;
+  outages_total: number;
+  last_error: string | null;
+  last_delivery_ms: number | null;
+}
+
+/** One configured gateway: its /queue/stats, or why it could not be read. */
+export interface GatewayStatus {
+  url: string;
+  ok: boolean;
+  error: string | null;
+  stats: QueueStatsResponse | null;
+}
+
+/** The gateways listed in CAMGUARD_GATEWAYS. */
+export interface GatewaysResponse {
+  gateways: GatewayStatus[];
 }
 
 /** The process answers (worker or gateway). */
@@ -139,12 +233,59 @@ export interface ProvenanceModel {
   key: string | null;
 }
 
+/** The gateway's ResilienceQueue (memory + disk spool), producer and cameras. */
+export interface QueueStatsResponse {
+  name: string;
+  memory_queue_size: number;
+  disk_queue_size: number;
+  total_queued: number;
+  in_flight: number;
+  memory_bytes: number;
+  disk_bytes: number;
+  disk_file_bytes: number;
+  disk_segments: number;
+  oldest_item_age_s: number | null;
+  enqueued_total: number;
+  dequeued_total: number;
+  acked_total: number;
+  nacked_total: number;
+  spilled_total: number;
+  drained_total: number;
+  recovered_total: number;
+  full_errors_total: number;
+  sink_up: boolean;
+  disk_full: boolean;
+  durable: boolean;
+  dropped: Record<string, number>;
+  dropped_total: number;
+  quarantined: string[];
+  truncated_bytes: number;
+  producer: GatewayProducerStats;
+  cameras: Record<string, GatewayCameraStats>;
+}
+
 /** Whether the worker serves traffic: false while tables recover or partitions move. */
 export interface Readiness {
   ready: boolean;
   recovering: boolean;
   rebalancing: boolean;
   counters: Record<string, number>;
+}
+
+/** Histories of the cameras asked for (those no worker knows are left out). */
+export interface SeriesResponse {
+  series: CameraSeries[];
+  interval_s: number;
+  window_s: number;
+  partial: boolean;
+}
+
+/** A breaker transition, as sent to camera.breaker.transitions. */
+export interface TransitionModel {
+  at: number;
+  from_state: string;
+  to_state: string;
+  reason: string;
 }
 
 /** What the webhook did: produced (applied, deleted) or nothing (duplicate). */
