@@ -147,26 +147,26 @@ async def _truncate(bootstrap: str, topics: tuple[str, ...]) -> None:
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        existing = await consumer.topics()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            if topic in existing
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        ends = await consumer.end_offsets(partitions) if partitions else {}
-    finally:
-        await consumer.stop()
-    if not any(ends.values()):
-        return
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.delete_records(
-            {tp: RecordsToDelete(before_offset=end) for tp, end in ends.items() if end}
-        )
+        present = [t for t in topics if t in set(await admin.list_topics())]
+        described = await admin.describe_topics(present) if present else []
+        partitions = [
+            TopicPartition(topic["topic"], part["partition"])
+            for topic in described
+            for part in topic["partitions"]
+        ]
+        if not partitions:
+            return
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(partitions)
+        finally:
+            await consumer.stop()
+        wanted = {tp: RecordsToDelete(before_offset=end) for tp, end in ends.items() if end}
+        if wanted:
+            await admin.delete_records(wanted)
     finally:
         await admin.close()

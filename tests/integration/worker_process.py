@@ -100,6 +100,21 @@ async def local_cameras(client: httpx.AsyncClient, worker: Worker, prefix: str) 
     }
 
 
+async def partitions_of(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of ``topics``, as the broker describes them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic["topic"], part["partition"])
+        for topic in described
+        for part in topic["partitions"]
+    ]
+
+
 async def start_at_end(bootstrap: str, group_id: str, topics: Sequence[str]) -> None:
     """Commit ``group_id``'s offsets on ``topics`` at their current end.
 
@@ -108,17 +123,7 @@ async def start_at_end(bootstrap: str, group_id: str, topics: Sequence[str]) -> 
     on ``camera.frames``, minutes of CPU on 2 cores) while its other topics still start at the
     beginning.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(topic["topic"], part["partition"])
-        for topic in described
-        for part in topic["partitions"]
-    ]
+    partitions = await partitions_of(bootstrap, topics)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
     )
