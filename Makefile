@@ -63,8 +63,24 @@ FUZZ_RUNS ?= 100000
 fuzz: $(STAMP)
 	$(BIN)/python -m fuzz.run --runs $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
+# Every bench, then one like-for-like table from the rows they print ("LFL| ..."); each bench
+# alternates camguard and its peer round by round. QUICK=1: shorter runs (--quick; the
+# anonymize bench: 8 frames, 1 repeat, 720p). BENCHES="spool events": only those.
+BENCHES ?= $(basename $(notdir $(wildcard bench/*.py)))
 bench: $(STAMP) kafka-jars models web-assets
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@log=$$(mktemp); rc=$$(mktemp); echo 0 > $$rc; \
+	for b in $(BENCHES); do \
+	  echo "== bench/$$b.py"; \
+	  if [ "$$b" = anonymize ]; then flags="$(if $(QUICK),--frames 8 --repeats 1 --resolutions 720p,)"; \
+	  else flags="$(if $(QUICK),--quick,)"; fi; \
+	  { $(BIN)/python bench/$$b.py $$flags || echo $$? > $$rc; } 2>&1 | tee -a $$log; \
+	  [ "$$(cat $$rc)" = 0 ] || { echo "bench/$$b.py failed"; rm -f $$log $$rc; exit 1; }; \
+	done; \
+	echo; echo "== like for like ($$(date -u +%Y-%m-%dT%H:%MZ), $$(nproc) cores, load $$(cut -d' ' -f1-3 /proc/loadavg))"; \
+	echo "| bench, row | camguard | camguard configuration | peer | peer configuration | camguard / peer | goal |"; \
+	echo "|---|---:|---|---:|---|---:|---|"; \
+	grep -h '^LFL|' $$log | sed 's/^LFL|/|/'; \
+	rm -f $$log $$rc
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var

@@ -6,9 +6,10 @@ alternately to each worker. A change counts as applied when both workers' GET /p
 its version. Printed beside the default refresh intervals of two polling anchors, OPA bundle
 polling (min_delay_seconds 60, max_delay_seconds 120) and the Unleash SDK (refreshInterval 15 s):
 a polling client sees a change after up to one interval, so the interval is the anchor's
-worst-case propagation delay. They are configuration defaults, not measured here.
+worst-case propagation delay. They are configuration defaults, not measured here: the
+multiples printed beside them are context, not a measured ratio (no peer runs in this bench).
 
-    .venv/bin/python bench/policy_propagation.py [--changes 200]
+    .venv/bin/python bench/policy_propagation.py [--changes 200] [--quick]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -74,7 +76,7 @@ async def measure(
         for i in range(warmup + changes):
             version = i + 1
             current = {**row, "version": version, "config": {"blur_strength": (i % 100) / 100}}
-            kind = "INSERT" if version == 1 else "UPDATE"
+            kind: Literal["INSERT", "UPDATE"] = "INSERT" if version == 1 else "UPDATE"
             body = webhook_body(kind, current, None if version == 1 else row)
             target = workers[i % len(workers)]
             started = time.perf_counter()
@@ -122,18 +124,29 @@ def run(bootstrap: str, changes: int, warmup: int) -> None:
         f"mean {statistics.fmean(propagation):6.1f} ms   (POST alone p50 "
         f"{percentile(post_only, 0.5):.1f} ms)"
     )
-    header = "anchor (default refresh, worst-case delay)"
+    header = "anchor: documented default refresh (not run)"
     print(f"  {header:<46} {'interval':>9} {'interval / our p99':>20}")
     for name, seconds in ANCHORS:
         print(f"  {name:<46} {seconds:>7.0f} s {seconds * 1000 / p99:>19.0f}x")
-    print(f"  goal p99 <= 100 ms on loopback: {'met' if p99 <= 100 else 'NOT met'}")
+    print("  (context, not a measured ratio: the anchors are configuration defaults)")
+    met = "met" if p99 <= 100 else "NOT met"
+    print(f"  goal p99 <= 100 ms on loopback: {met}")
+    print(
+        f"LFL| policy propagation p50 / p99, ms | {p50:.1f} / {p99:.1f} "
+        f"| 2 workers, webhook -> service.policies -> GlobalTable | - "
+        f"| no peer run; polling defaults Unleash 15 s, OPA 60-120 s (context, "
+        f"not a measured ratio) | - | p99 <= 100 ms: {met} |"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="50 changes")
     args = parser.parse_args()
+    if args.quick:
+        args.changes = 50
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if bootstrap:
         run(bootstrap, args.changes, args.warmup)
