@@ -1,0 +1,295 @@
+"""/dashboard in a real browser: Debian's chromium driven by Playwright (``executable_path``; no
+browser download), against a real broker, a ``camguard worker`` and a ``camguard gateway``
+with simulated cameras.
+
+The page shows each camera, their charts draw (points sampled every second here), the previews
+(latest anonymized frame, boxes drawn) load, a breaker forced open by FRAME_ERROR events
+appears on the page within seconds without a reload, the gateway's queue and the camera's
+privacy policy are shown, and the browser console has no errors. A screenshot is saved as a
+test artifact (``var/artifacts/dashboard.png``; docs/dashboard.png is a copy of one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from streams.anonymize.models import fetch_models
+from streams.codec import AvroCodec
+from streams.devstack import REPO_ROOT, free_port
+from streams.settings import Settings
+from streams.topics import ensure_topics
+from streams.web.dashboard import vendored
+from tests.integration.worker_process import Worker, worker_env
+
+pytestmark = [pytest.mark.e2e, pytest.mark.models, pytest.mark.timeout(420)]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACT = REPO_ROOT / "var" / "artifacts" / "dashboard.png"
+RUN = uuid.uuid4().hex[:6]
+CAMERAS = [f"dash-{RUN}-{name}" for name in ("lobby", "gate", "yard")]
+BROKEN = f"dash-{RUN}-dock"
+PORTRAIT = f"dash-{RUN}-door"  # real photographs: its preview shows a blurred face, boxed
+FAILURES = 12  # above the breaker's failure threshold (5)
+
+
+def _event(camera_id: str, kind: str) -> bytes:
+    record = {
+        "event_id": str(uuid.uuid4()),
+        "camera_id": camera_id,
+        "org_id": "org-dash",
+        "occurred_at": int(time.time() * 1000),
+        "kind": kind,
+        "latency_ms": 4.0 if kind == "FRAME_OK" else None,
+        "error": "decode failed" if kind == "FRAME_ERROR" else None,
+        "attributes": {},
+    }
+    return AvroCodec().encode("CameraEvent", record)
+
+
+def _portrait(seq: int) -> bytes:
+    from skimage import data  # the photograph tests/models/scenes.py uses
+
+    image = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)  # type: ignore[no-untyped-call]
+    record = {
+        "camera_id": PORTRAIT,
+        "org_id": "org-dash",
+        "site_id": None,
+        "captured_at": int(time.time() * 1000),
+        "seq": seq,
+        "encoding": "JPEG",
+        "width": image.shape[1],
+        "height": image.shape[0],
+        "data": bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1]),
+    }
+    return AvroCodec().encode("Frame", record)
+
+
+async def _produce(bootstrap: str, camera_id: str, kind: str, n: int) -> None:
+    """``n`` CameraEvents of ``kind`` (or, for kind ``FRAME``, ``n`` photographs of a face)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024**2)
+    await producer.start()
+    try:
+        for seq in range(n):
+            if kind == "FRAME":
+                await producer.send("camera.frames", key=camera_id.encode(), value=_portrait(seq))
+                continue
+            value = _event(camera_id, kind)
+            await producer.send("camera.events", key=camera_id.encode(), value=value)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def produce(bootstrap: str, camera_id: str, kind: str, n: int) -> None:
+    """:func:`_produce` from a thread of its own (Playwright's sync API runs a loop here)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _produce(bootstrap, camera_id, kind, n)).result(60)
+
+
+def _wait_json(url: str, check: Any, within: float, what: str, proc: Any) -> Any:
+    deadline = time.monotonic() + within
+    body: Any = None
+    with httpx.Client(timeout=5) as client:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"the worker exited while waiting for {what}"
+            try:
+                answer = client.get(url)
+                if answer.status_code == 200:
+                    body = answer.json()
+                    if check(body):
+                        return body
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+    raise AssertionError(f"timed out after {within:.0f} s waiting for {what}; last: {body}")
+
+
+@pytest.fixture(scope="module")
+def models_dir() -> Path:
+    """The pinned ONNX models in the cache (``camguard models fetch``; no download when there)."""
+    directory = Settings().models_dir
+    fetch_models(directory)
+    return directory
+
+
+@pytest.fixture
+def stack(kafka_bootstrap: str, models_dir: Path, tmp_path: Path) -> Iterator[tuple[Worker, str]]:
+    """A worker (charts sampled every second, the gateway listed) and a gateway streaming
+    three synthetic cameras at 2 frames/s."""
+    asyncio.run(ensure_topics(Settings(broker=f"kafka://{kafka_bootstrap}")))
+    gateway_port = free_port()
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    env = worker_env(
+        kafka_bootstrap,
+        app_id=f"dashboard-{RUN}",
+        store="memory://",
+        models_dir=str(models_dir),
+        consumer_auto_offset_reset="latest",
+        worker_pool_size="1",
+        dashboard_sample_s="1",
+        gateways=gateway_url,
+    )
+    worker = Worker(env, tmp_path / "data", tmp_path / "worker.log")
+    gateway_env = {**env, "CAMGUARD_SPOOL_DIR": str(tmp_path / "spool")}
+    argv = [sys.executable, "-m", "agents.cli", "gateway", "--source", "synthetic", "--fps", "2"]
+    argv += ["--width", "480", "--height", "270", "--heartbeat", "2", "--port", str(gateway_port)]
+    for camera in CAMERAS:
+        argv += ["--camera-id", camera]
+    with (tmp_path / "gateway.log").open("wb") as out:
+        gateway = subprocess.Popen(
+            argv, cwd=REPO_ROOT, env=gateway_env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield worker, gateway_url
+    finally:
+        gateway.terminate()
+        try:
+            gateway.wait(30)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+        worker.stop()
+        print("worker log:\n" + worker.tail())
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+@pytest.mark.skipif(vendored("uPlot.iife.min.js") is None, reason="uPlot missing: make web-assets")
+def test_dashboard_in_chromium(stack: tuple[Worker, str], kafka_bootstrap: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    worker, gateway_url = stack
+    api = f"{worker.url}/api/dashboard?q=dash-{RUN}"
+
+    def every_camera_previewed(body: Any) -> bool:
+        rows = {c["camera_id"]: c for c in body["cameras"]}
+        return all(rows.get(c, {}).get("preview") is not None for c in CAMERAS)
+
+    _wait_json(api, every_camera_previewed, 240, "frames of every camera", worker.proc)
+    # the worker consumes now (it started at the topics' end): a fourth camera, events only
+    produce(kafka_bootstrap, BROKEN, "FRAME_OK", 3)
+    produce(kafka_bootstrap, PORTRAIT, "FRAME", 3)
+
+    def both_seen(body: Any) -> bool:
+        rows = {c["camera_id"]: c for c in body["cameras"]}
+        return BROKEN in rows and rows.get(PORTRAIT, {}).get("preview") is not None
+
+    _wait_json(api, both_seen, 60, f"{BROKEN}'s events and {PORTRAIT}'s frames", worker.proc)
+
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.goto(f"{worker.url}/dashboard?q=dash-{RUN}")
+            page.wait_for_function("window.camguardDashboard.ready", timeout=20_000)
+            assert page.locator("#nocharts").is_hidden()
+
+            # each camera is shown, with a sparkline chart that has points
+            for camera in [*CAMERAS, BROKEN, PORTRAIT]:
+                row = page.locator(f'tr[data-camera="{camera}"]')
+                row.wait_for(timeout=10_000)
+                assert row.locator(".uplot canvas").count() >= 1
+            page.wait_for_function(
+                "cams => cams.every(c => S.series.has(c) && S.series.get(c).t.length >= 3)",
+                arg=CAMERAS,
+                timeout=30_000,
+            )
+
+            # previews load (real JPEGs, decoded by the browser)
+            page.wait_for_function(_THUMBS, arg=[*CAMERAS, PORTRAIT], timeout=30_000)
+
+            # a breaker forced open shows up without reloading
+            state = page.locator(f'tr[data-camera="{BROKEN}"] td.state')
+            assert state.inner_text() == "CLOSED"
+            forced = time.monotonic()
+            produce(kafka_bootstrap, BROKEN, "FRAME_ERROR", FAILURES)
+            page.wait_for_function(
+                f"document.querySelector('tr[data-camera=\"{BROKEN}\"] td.state')"
+                ".textContent === 'OPEN'",
+                timeout=15_000,
+            )
+            shown_after = time.monotonic() - forced
+            assert int(page.inner_text("#c-open")) >= 1
+
+            # the camera panel: charts with drawn pixels, timeline, preview, policy
+            page.click(f'tr[data-camera="{BROKEN}"]')
+            page.wait_for_function(
+                "[...document.querySelectorAll('#d-trans li')]"
+                ".some(li => li.textContent.includes('→ OPEN'))",
+                timeout=15_000,
+            )
+            assert page.locator("#d-band .OPEN").count() >= 1
+            page.click(f'tr[data-camera="{PORTRAIT}"]')
+            page.wait_for_function(
+                "() => { const i = document.querySelector('#d-preview img');"
+                " return i && i.complete && i.naturalWidth > 0; }",
+                timeout=15_000,
+            )
+            assert page.locator("#d-charts .uplot").count() == 3
+            assert min(page.evaluate("S.detailCharts.map(p => p.data[0].length)")) >= 3
+            page.wait_for_function(_DRAWN_PIXELS, timeout=15_000)
+            page.wait_for_function(
+                "document.querySelectorAll('#d-policy .kv span').length >= 2", timeout=10_000
+            )
+
+            # the gateway's queue
+            page.wait_for_function(
+                f"document.querySelector('#gateways').textContent.includes('{gateway_url}')",
+                timeout=10_000,
+            )
+            assert "unreachable" not in page.inner_text("#gateways")
+
+            # search and filters
+            page.select_option("#state", "open")
+            page.wait_for_function(
+                "document.querySelectorAll('#rows tr[data-camera]').length === 1", timeout=10_000
+            )
+            assert page.locator(f'tr[data-camera="{BROKEN}"]').count() == 1
+            page.select_option("#state", "")
+            page.wait_for_function(
+                f"document.querySelectorAll('#rows tr[data-camera]').length === {len(CAMERAS) + 2}",
+                timeout=10_000,
+            )
+            # rebuilt rows show their previews again
+            page.wait_for_function(_THUMBS, arg=[*CAMERAS, PORTRAIT], timeout=15_000)
+            page.wait_for_timeout(2500)  # one more update, then the picture
+            ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACT), full_page=True)
+        finally:
+            browser.close()
+
+    print(f"breaker OPEN on the page {shown_after:.1f} s after the errors were sent; {ARTIFACT}")
+    assert shown_after < 10.0
+    assert not problems, f"browser console errors: {problems}"
+
+
+#: Each camera's row shows its preview, loaded (a real JPEG the browser decoded).
+_THUMBS = """cams => cams.every(c => {
+  const i = document.querySelector(`tr[data-camera="${c}"] img.thumb`);
+  return i && i.complete && i.naturalWidth > 0;
+})"""
+
+#: Some pixels of the camera panel's fps chart are drawn (the line and its fill).
+_DRAWN_PIXELS = """() => {
+  const c = document.querySelector('#d-charts .uplot canvas');
+  if (!c || !c.width) return false;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+  return n > 500;
+}"""
