@@ -1,11 +1,18 @@
-"""Prometheus metrics of a gateway, collected from its live state at scrape time."""
+"""Prometheus metrics of a gateway, collected from its live state at scrape time, and of its
+process (``process_*``: CPU, RSS, fds; ``python_gc_*``; ``python_info``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -111,4 +118,7 @@ def render(snapshot: Callable[[], GatewaySnapshot]) -> bytes:
     """The Prometheus text exposition of a gateway."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(GatewayCollector(snapshot))
+    ProcessCollector(registry=registry)
+    GCCollector(registry=registry)
+    PlatformCollector(registry=registry)
     return bytes(generate_latest(registry))

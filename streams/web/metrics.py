@@ -1,17 +1,36 @@
-"""GET /metrics (Prometheus text) and Faust's stats pages under /stats/."""
+"""GET /metrics (Prometheus text) and Faust's stats pages under /stats/.
+
+/metrics carries camguard's counters and gauges, the process (``process_*``: CPU seconds, RSS,
+open and max fds, start time; ``python_gc_*``: collections and collected objects per
+generation; ``python_info``) and, with ``CAMGUARD_METRICS_CAMERA_SERIES=N``, per-camera series
+(``camguard_camera_*{camera_id}``) for at most N of this worker's cameras: a label value per
+camera multiplies every series by the fleet's size, so it is off by default and capped
+(``camguard_camera_series_omitted`` counts the cameras left out).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
 
 from streams.app import CamguardApp
+from streams.resilience.breaker import effective_state
+from streams.resilience.health import HealthConfig, snapshot
+from streams.resilience.tables import CameraTables
 from streams.web.endpoints import Endpoint, describe
 
 
@@ -25,7 +44,8 @@ describe(
     Endpoint(
         "GET",
         "/metrics",
-        "Prometheus metrics: Faust's sensors and camguard's counters",
+        "Prometheus metrics: camguard's counters, process (CPU, RSS, fds, GC), per camera "
+        "with CAMGUARD_METRICS_CAMERA_SERIES, Faust's sensors with CAMGUARD_FAUST_SENSORS",
         None,
         content_type="text/plain",
         tags=("ops",),
@@ -54,6 +74,63 @@ class CounterCollector(Collector):
         yield gauges
 
 
+def register_process_collectors(registry: CollectorRegistry) -> None:
+    """CPU, memory, fds (``process_*``, from /proc), GC (``python_gc_*``) and ``python_info``."""
+    ProcessCollector(registry=registry)
+    GCCollector(registry=registry)
+    PlatformCollector(registry=registry)
+
+
+class CameraCollector(Collector):
+    """Per-camera series for at most ``limit`` of this worker's cameras (by camera id)."""
+
+    def __init__(
+        self,
+        tables: Callable[[], CameraTables],
+        config: HealthConfig,
+        limit: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.tables = tables
+        self.config = config
+        self.limit = limit
+        self.clock = clock
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        labels = ["camera_id"]
+        fps = GaugeMetricFamily("camguard_camera_fps", "Frames per second", labels=labels)
+        p95 = GaugeMetricFamily(
+            "camguard_camera_p95_latency_ms", "p95 processing latency (ms)", labels=labels
+        )
+        online = GaugeMetricFamily("camguard_camera_online", "1 while online", labels=labels)
+        frames = CounterMetricFamily("camguard_camera_frames", "Frames processed", labels=labels)
+        errors = CounterMetricFamily("camguard_camera_errors", "Errors", labels=labels)
+        state = GaugeMetricFamily(
+            "camguard_camera_breaker_state",
+            "Breaker's effective state (1 = current)",
+            labels=["camera_id", "state"],
+        )
+        tables = self.tables()
+        now = self.clock()
+        cameras = sorted(tables.health_items(), key=lambda item: item[0])
+        for camera_id, health in cameras[: self.limit]:
+            snap = snapshot(health, now, self.config)
+            fps.add_metric([camera_id], snap.fps)
+            p95.add_metric([camera_id], snap.p95_latency_ms)
+            online.add_metric([camera_id], float(snap.online))
+            frames.add_metric([camera_id], snap.frames_processed)
+            errors.add_metric([camera_id], snap.errors_count)
+            current = effective_state(tables.breaker(camera_id), now).value
+            for name in ("CLOSED", "OPEN", "HALF_OPEN"):
+                state.add_metric([camera_id, name], 1.0 if name == current else 0.0)
+        yield from (fps, p95, online, frames, errors, state)
+        yield GaugeMetricFamily(
+            "camguard_camera_series_omitted",
+            "Cameras without per-camera series (over CAMGUARD_METRICS_CAMERA_SERIES)",
+            value=max(0, len(cameras) - self.limit),
+        )
+
+
 def install(cg: CamguardApp) -> None:
     """Mount Faust's stats blueprint at /stats/ and Prometheus metrics at /metrics.
 
@@ -63,6 +140,16 @@ def install(cg: CamguardApp) -> None:
     """
     registry = CollectorRegistry(auto_describe=True)
     registry.register(CounterCollector(cg))
+    register_process_collectors(registry)
+    if cg.settings.metrics_camera_series > 0:
+        config = HealthConfig(
+            offline_after_s=cg.settings.offline_after_s,
+            online_after_frames=cg.settings.online_after_frames,
+        )
+        limit = cg.settings.metrics_camera_series
+        registry.register(
+            CameraCollector(lambda: CameraTables.of(cg.tables.by_name), config, limit)
+        )
     if cg.settings.faust_sensors:
         setup_prometheus_sensors(cg.app, pattern="/metrics", registry=registry, name_prefix="faust")
     else:

@@ -184,7 +184,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics: Faust's sensors and camguard's counters */
+        /** Prometheus metrics: camguard's counters, process (CPU, RSS, fds, GC), per camera with CAMGUARD_METRICS_CAMERA_SERIES, Faust's sensors with CAMGUARD_FAUST_SENSORS */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -1318,7 +1318,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Prometheus metrics: Faust's sensors and camguard's counters */
+            /** @description Prometheus metrics: camguard's counters, process (CPU, RSS, fds, GC), per camera with CAMGUARD_METRICS_CAMERA_SERIES, Faust's sensors with CAMGUARD_FAUST_SENSORS */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -336,7 +336,7 @@ export async function getHealthz(options: ClientOptions): Promise<GetHealthzResu
 export type GetMetricsResult = string;
 
 /**
- * Prometheus metrics: Faust's sensors and camguard's counters
+ * Prometheus metrics: camguard's counters, process (CPU, RSS, fds, GC), per camera with CAMGUARD_METRICS_CAMERA_SERIES, Faust's sensors with CAMGUARD_FAUST_SENSORS
  *
  * `GET /metrics`
  */
