@@ -180,11 +180,14 @@ class FleetHistory:
         found.append(point)
 
     def series(self, camera_id: str, since: float | None = None) -> dict[str, list[float]]:
-        """The camera's points after ``since`` as JSON columns (empty lists if unknown)."""
+        """The camera's points after ``since`` as JSON columns, rounded to 3 decimals (a third
+        of the bytes; empty lists if unknown)."""
         ring = self.rings.get(camera_id)
         if ring is None:
             return {"t": [], "fps": [], "p95_ms": [], "errors": [], "state": []}
-        t, fps, p95, errors, state = ring.columns(since)
+        t, fps, p95, errors, state = (
+            [round(v, 3) for v in column] for column in ring.columns(since)
+        )
         return {"t": t, "fps": fps, "p95_ms": p95, "errors": errors, "state": state}
 
     def timeline(self, camera_id: str) -> list[TransitionPoint]:
