@@ -363,9 +363,8 @@ class DashboardState:
         return self.history.sample(now, samples)
 
     def local_page(self) -> dict[str, Any]:
-        """Every row of this worker, and its rates (``scope=local``)."""
-        rows = self.rows()
-        return {"cameras": rows, "rates": dataclasses.asdict(self.history.rates)}
+        """Every row of this worker and its rates, as :func:`merge_pages` reads answers."""
+        return {"cameras": self.rows(), "summary": dataclasses.asdict(self.history.rates)}
 
     def series(self, camera_ids: list[str], since: float | None) -> list[dict[str, Any]]:
         found = []
@@ -435,14 +434,15 @@ def tap_sends(topic: Any, observe: Callable[[Any, Any], None]) -> None:
 def merge_pages(
     answers: list[dict[str, Any]],
 ) -> tuple[list[Row], Rates]:
-    """Rows and summed rates of every worker's ``scope=local`` answer (one row per camera)."""
+    """Rows and summed rates (from ``summary``) of every worker's ``scope=local`` answer (one
+    row per camera)."""
     rows: dict[str, Row] = {}
     totals = {"fail_closed_per_s": 0.0, "deadletter_per_s": 0.0, "anonymized_per_s": 0.0}
     for answer in answers:
         for row in answer.get("cameras", ()):
             rows.setdefault(str(row["camera_id"]), row)
         for name in totals:
-            totals[name] += float(answer.get("rates", {}).get(name, 0.0))
+            totals[name] += float(answer.get("summary", {}).get(name, 0.0))
     return list(rows.values()), Rates(**totals)
 
 
@@ -501,25 +501,36 @@ async def gateway_status(
 
 
 def page_response(
-    rows: list[Row], rates: Rates, query: Mapping[str, str], partial: bool, state: DashboardState
+    rows: list[Row],
+    rates: Rates,
+    query: Mapping[str, str],
+    partial: bool,
+    state: DashboardState,
+    whole: bool = False,
 ) -> DashboardPage:
-    """The /api/dashboard answer for ``query`` over every worker's rows."""
+    """The /api/dashboard answer for ``query`` over every worker's rows; with ``whole`` every
+    row unfiltered, sorted by camera id (a worker's ``scope=local`` answer)."""
     offset, limit = _int(query, "offset", 0), _int(query, "limit", 50)
-    page, matched = select(
-        rows,
-        q=query.get("q", ""),
-        state=query.get("state", ""),
-        sort=query.get("sort", "camera_id"),
-        order=query.get("order", "asc"),
-        offset=offset,
-        limit=limit,
-    )
+    if whole:
+        page = sorted(rows, key=lambda row: str(row["camera_id"]))
+        matched, offset, limit = len(page), 0, len(page)
+    else:
+        page, matched = select(
+            rows,
+            q=query.get("q", ""),
+            state=query.get("state", ""),
+            sort=query.get("sort", "camera_id"),
+            order=query.get("order", "asc"),
+            offset=offset,
+            limit=limit,
+        )
+        offset, limit = min(max(offset, 0), matched), min(max(limit, 1), MAX_PAGE)
     return DashboardPage(
         summary=DashboardSummary(**summary(rows), **dataclasses.asdict(rates)),
         cameras=[DashboardCamera.model_validate(r) for r in page],
         matched=matched,
-        offset=min(max(offset, 0), matched),
-        limit=min(max(limit, 1), MAX_PAGE),
+        offset=offset,
+        limit=limit,
         partial=partial,
         previews=state.previews_on,
         interval_s=state.history.interval_s,
@@ -567,11 +578,13 @@ def _install_table(cg: CamguardApp, state: DashboardState) -> None:
             except BadQueryError as exc:
                 return self.error(400, str(exc))
             mine = state.local_page()
-            if query.get("scope") == "local":
-                return self.json(mine)
-            theirs, partial = await _from_other_workers(cg, "/api/dashboard", {})
+            local = query.get("scope") == "local"
+            theirs: list[dict[str, Any]] = []
+            partial = False
+            if not local:
+                theirs, partial = await _from_other_workers(cg, "/api/dashboard", {})
             rows, rates = merge_pages([mine, *theirs])
-            body = page_response(rows, rates, query, partial, state)
+            body = page_response(rows, rates, query, partial, state, whole=local)
             return self.json(body.model_dump(mode="json"))
 
     @app.page("/api/dashboard/series")

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
+from streams.app import CamguardApp
+from streams.settings import Settings
 from streams.web.dashboard import (
     BadQueryError,
+    DashboardState,
     _int,
     _number,
     dashboard_html,
     gateway_status,
     gateway_urls,
     merge_pages,
+    page_response,
     tap_sends,
 )
 from streams.web.timeseries import (
@@ -24,6 +29,7 @@ from streams.web.timeseries import (
     CameraSample,
     FleetHistory,
     LatestFrames,
+    Rates,
     SeriesRing,
     TransitionPoint,
     select,
@@ -210,11 +216,31 @@ def test_query_parsing() -> None:
 
 
 def test_merge_pages_sums_rates_and_keeps_one_row_per_camera() -> None:
-    a = {"cameras": [ROWS[0], ROWS[1]], "rates": {"deadletter_per_s": 1.0}}
-    b = {"cameras": [ROWS[1], ROWS[2]], "rates": {"deadletter_per_s": 2.0}}
+    a = {"cameras": [ROWS[0], ROWS[1]], "summary": {"deadletter_per_s": 1.0}}
+    b = {"cameras": [ROWS[1], ROWS[2]], "summary": {"deadletter_per_s": 2.0}}
     rows, rates = merge_pages([a, b])
     assert [r["camera_id"] for r in rows] == ["cam-1", "cam-2", "cam-3"]
     assert rates.deadletter_per_s == 3.0
+
+
+def _state() -> DashboardState:
+    cg = SimpleNamespace(settings=Settings(), tables=SimpleNamespace(by_name={}), counters={})
+    return DashboardState(cast(CamguardApp, cg), clock=lambda: 100.0)
+
+
+def test_page_response_pages_and_a_workers_local_answer_is_whole() -> None:
+    rows = [_row(f"c{i:04d}", preview=i) for i in range(MAX_PAGE + 5)]
+    rates = Rates(deadletter_per_s=2.0)
+    page = page_response(rows, rates, {"limit": "10", "offset": "3"}, False, _state())
+    assert [c.camera_id for c in page.cameras] == [f"c{i:04d}" for i in range(3, 13)]
+    assert (page.matched, page.offset, page.limit) == (len(rows), 3, 10)
+    assert page.summary.deadletter_per_s == 2.0
+    assert page.summary.cameras == len(rows)
+    whole = page_response(rows[::-1], rates, {"q": "nothing"}, False, _state(), whole=True)
+    assert len(whole.cameras) == len(rows) == whole.limit == whole.matched
+    assert whole.cameras[0].camera_id == "c0000"
+    with pytest.raises(BadQueryError):
+        page_response(rows, rates, {"offset": "x"}, False, _state())
 
 
 def test_gateway_urls() -> None:
