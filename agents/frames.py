@@ -46,6 +46,7 @@ from streams.codec import CodecError
 from streams.deadletter import send_dead_letter
 from streams.exceptions import CamguardError
 from streams.resilience.exceptions import InvalidEventError
+from streams.resilience.tables import writing_for
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,16 +104,19 @@ class FramesProcessor:
     async def handle(self, events: Sequence[EventT[Any]]) -> None:
         accepted: list[tuple[EventT[Any], dict[str, Any], BlurConfig, int | None]] = []
         for event in events:
-            try:
-                frame = self.cg.codec.decode_as("Frame", event.message.value or b"")
-                camera_id = frame["camera_id"]
-                if event.message.key != camera_id.encode("utf-8"):
-                    # breaker state is written to the key's partition: it must be the camera's
-                    raise InvalidEventError("key_mismatch", f"key is not camera_id {camera_id!r}")
-            except (CodecError, InvalidEventError) as exc:
-                await send_dead_letter(self.cg, event.message, exc, CONSUMER)
-                continue
-            allowed, _ = await self.breaker(camera_id, frame.get("org_id"), event)
+            with writing_for(event):  # what this frame writes and sends belongs to its event
+                try:
+                    frame = self.cg.codec.decode_as("Frame", event.message.value or b"")
+                    camera_id = frame["camera_id"]
+                    if event.message.key != camera_id.encode("utf-8"):
+                        # breaker state is written to the key's partition: it must be the camera's
+                        raise InvalidEventError(
+                            "key_mismatch", f"key is not camera_id {camera_id!r}"
+                        )
+                except (CodecError, InvalidEventError) as exc:
+                    await send_dead_letter(self.cg, event.message, exc, CONSUMER)
+                    continue
+                allowed, _ = await self.breaker(camera_id, frame.get("org_id"), event)
             if not allowed:
                 continue
             accepted.append((event, frame, *self._privacy(frame.get("org_id"), camera_id)))
@@ -127,11 +131,13 @@ class FramesProcessor:
             log.error("anonymizer unavailable (%s): dead-lettering %d frames", exc, len(accepted))
             self.cg.count("frames.withheld", len(accepted))
             for event, *_ in accepted:
-                await send_dead_letter(self.cg, event.message, error, CONSUMER)
+                with writing_for(event):
+                    await send_dead_letter(self.cg, event.message, error, CONSUMER)
             return
         detector = self.middleware.stats()["detector"] or "unknown"
         for (event, frame, _, version), result in zip(accepted, results, strict=True):
-            await self._publish(event, frame, version, result, detector)
+            with writing_for(event):
+                await self._publish(event, frame, version, result, detector)
         self.cg.gauge("frames.batch_size", float(len(accepted)))
         self.cg.gauge("frames.batch_latency_ms", results[0].latency_ms)
 

@@ -1,8 +1,8 @@
 """A tiny real ONNX model that fails inside onnxruntime on some input shapes.
 
 It has CenterFace's derived interface (uint8 BGR ``[B, H, W, 3]`` in; heatmap, scale and offset
-at stride 4 out) and finds nothing, but its heatmap goes through a ``Reshape`` to
-``[-1, GOOD_CANVAS[0] // 4, GOOD_CANVAS[1] // 4]``: on any other canvas onnxruntime itself raises
+at stride 4 out) and finds nothing, but its heatmap is added to a ``[1, 1, GOOD_CANVAS[0] // 4, GOOD_CANVAS[1] // 4]`` constant:
+on any other canvas, at any batch size, onnxruntime itself raises
 (``RuntimeException`` / ``InvalidArgument`` from ``onnxruntime_pybind11_state``, which derive
 from ``Exception``, not ``RuntimeError``). Tests use it to drive the fail-closed paths with the
 real library's real errors.
@@ -30,17 +30,16 @@ def failing_centerface_model() -> bytes:
         helper.make_node("AveragePool", ["nchw"], ["pooled"], kernel_shape=[4, 4], strides=[4, 4]),
         helper.make_node("Mul", ["pooled", "zero"], ["zeros3"]),
         helper.make_node("ReduceMax", ["zeros3", "axis1"], ["zeros1"], keepdims=1),
-        helper.make_node("Shape", ["zeros1"], ["shape1"]),
-        # the shape-dependent failure: only a GOOD_CANVAS heatmap fits [-1, h, w]
-        helper.make_node("Reshape", ["zeros1", "fixed"], ["fixed_heat"]),
-        helper.make_node("Reshape", ["fixed_heat", "shape1"], [heat]),
+        # the shape-dependent failure: only a GOOD_CANVAS heatmap broadcasts with [1, 1, h, w]
+        # (whatever the batch size: a Reshape to [-1, h, w] would fit some batches of others)
+        helper.make_node("Add", ["zeros1", "fixed"], [heat]),
         helper.make_node("Concat", ["zeros1", "zeros1"], [scale], axis=1),
         helper.make_node("Concat", ["zeros1", "zeros1"], [offset], axis=1),
     ]
     initializers = [
         numpy_helper.from_array(np.zeros((), np.float32), "zero"),
         numpy_helper.from_array(np.asarray([1], np.int64), "axis1"),
-        numpy_helper.from_array(np.asarray([-1, h, w], np.int64), "fixed"),
+        numpy_helper.from_array(np.zeros((1, 1, h, w), np.float32), "fixed"),
     ]
     dims: list[int | str] = ["B", "H", "W", 3]
     graph = helper.make_graph(

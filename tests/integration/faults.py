@@ -1,0 +1,169 @@
+"""Shared pieces of the fault-injection tests: frames to produce, the output to account for.
+
+Every fault test accounts by frame id, ``(camera_id, seq)``: each produced frame must come out
+exactly once on ``camera.frames.anonymized`` (read with ``read_committed``, so an aborted
+transaction's records do not count) or on ``camguard.deadletter``, whatever was done to the
+stack meanwhile.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.app import ANONYMIZED, DEADLETTER, FRAMES
+from streams.codec import AvroCodec
+from streams.devstack import REPO_ROOT, free_port
+from tests.integration.worker_process import partitions_of
+
+CODEC = AvroCodec()
+FrameId = tuple[str, int]
+
+
+def jpeg(height: int, width: int, seed: int) -> bytes:
+    """A smooth picture with some texture (a few tens of KiB), different per ``seed``."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = ((x + y + seed * 7) % 256).astype(np.uint8)
+    noise = rng.integers(0, 40, (height, width), dtype=np.uint8)
+    image = np.dstack([base, base // 2 + noise, 255 - base])
+    return bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1])
+
+
+def frame(camera_id: str, seq: int, height: int, width: int) -> bytes:
+    return CODEC.encode(
+        "Frame",
+        {
+            "camera_id": camera_id,
+            "org_id": None,
+            "site_id": None,
+            "captured_at": 1_700_000_000_000 + seq,
+            "seq": seq,
+            "encoding": "JPEG",
+            "width": width,
+            "height": height,
+            "data": jpeg(height, width, seq),
+        },
+    )
+
+
+def camera_ids(label: str, n: int) -> list[str]:
+    run = uuid.uuid4().hex[:6]
+    return [f"fault-{label}-{run}-{i}" for i in range(n)]
+
+
+async def produce_frames(
+    bootstrap: str, cameras: Iterable[str], seqs: Iterable[int], size: tuple[int, int]
+) -> set[FrameId]:
+    """Produce one frame per camera per seq (idempotent producer); the ids produced."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    produced: set[FrameId] = set()
+    try:
+        for seq in seqs:
+            for camera in cameras:
+                value = frame(camera, seq, *size)
+                await producer.send(FRAMES, value=value, key=camera.encode())
+                produced.add((camera, seq))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return produced
+
+
+@dataclass
+class Output:
+    """What came out for the cameras of one test, read with ``read_committed``."""
+
+    anonymized: list[dict[str, Any]] = field(default_factory=list)
+    dead: list[dict[str, Any]] = field(default_factory=list)
+    where: defaultdict[FrameId, list[tuple[int, int]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )  # (partition, offset) of each copy on the output topic: what a failure message shows
+
+    def ids(self) -> Counter[FrameId]:
+        return Counter((r["camera_id"], r["seq"]) for r in self.anonymized)
+
+    def dead_by_key(self) -> Counter[str]:
+        return Counter((r["key"] or b"").decode() for r in self.dead)
+
+
+class OutputReader:
+    """Reads ``camera.frames.anonymized`` and the dead letters from where they end now."""
+
+    def __init__(self, bootstrap: str, cameras: Iterable[str]) -> None:
+        self.cameras = {c.encode() for c in cameras}
+        self.output = Output()
+        self._bootstrap = bootstrap
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+        )
+
+    async def start(self) -> None:
+        partitions = await partitions_of(self._bootstrap, [ANONYMIZED, DEADLETTER])
+        await self._consumer.start()
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def poll(self) -> Output:
+        batch = await self._consumer.getmany(timeout_ms=200, max_records=2000)
+        for tp, records in batch.items():
+            for record in records:
+                if record.key not in self.cameras:
+                    continue
+                if tp.topic == ANONYMIZED:
+                    decoded = CODEC.decode_as("AnonymizedFrame", record.value)
+                    self.output.where[(decoded["camera_id"], decoded["seq"])].append(
+                        (tp.partition, record.offset)
+                    )
+                    self.output.anonymized.append(decoded)
+                else:
+                    self.output.dead.append(CODEC.decode_as("DeadLetter", record.value))
+        return self.output
+
+
+WORKER = """
+import faust
+from agents.frames import install
+from streams.app import build_app
+from streams.settings import Settings
+cg = build_app(Settings())
+install(cg)
+faust.Worker(cg.app, loglevel="info", redirect_stdouts=False).execute_from_commandline()
+"""
+
+
+def start_frames_worker(
+    env: dict[str, str], log: Path, script: str = WORKER
+) -> subprocess.Popen[bytes]:
+    """A Faust worker running the real frames agent (``script`` composes it)."""
+    env = {**env, "CAMGUARD_WEB_PORT": str(free_port()), "PYTHONPATH": str(REPO_ROOT)}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", script], cwd=REPO_ROOT, env=env, stdout=out, stderr=out
+        )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
