@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -53,6 +54,20 @@ def frame(camera_id: str, seq: int, height: int, width: int) -> bytes:
             "width": width,
             "height": height,
             "data": jpeg(height, width, seq),
+        },
+    )
+
+
+def camera_event(camera_id: str, kind: str = "FRAME_OK") -> bytes:
+    return CODEC.encode(
+        "CameraEvent",
+        {
+            "event_id": str(uuid.uuid4()),
+            "camera_id": camera_id,
+            "occurred_at": int(time.time() * 1000),
+            "kind": kind,
+            "latency_ms": 2.0,
+            "attributes": {},
         },
     )
 

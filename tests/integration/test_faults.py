@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.anonymize.blur import laplacian_variance
-from streams.app import FRAMES
+from streams.app import EVENTS, FRAMES
 from streams.resilience.changelogs import ensure_changelog_topics
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -35,6 +34,7 @@ from tests.integration.faults import (
     CODEC,
     FrameId,
     OutputReader,
+    camera_event,
     camera_ids,
     frame,
     jpeg,
@@ -202,22 +202,9 @@ async def test_sigkill_mid_frames_stream_exactly_once_loses_and_repeats_nothing(
     await events.start()
 
     async def send_events(n: int) -> None:
-        from tests.integration.test_events_lane import TOPIC
-
         for _ in range(n):
             for camera in event_cameras:
-                value = CODEC.encode(
-                    "CameraEvent",
-                    {
-                        "event_id": str(uuid.uuid4()),
-                        "camera_id": camera,
-                        "occurred_at": int(time.time() * 1000),
-                        "kind": "FRAME_OK",
-                        "latency_ms": 2.0,
-                        "attributes": {},
-                    },
-                )
-                await events.send(TOPIC, value=value, key=camera.encode())
+                await events.send(EVENTS, value=camera_event(camera), key=camera.encode())
                 produced_events[camera] += 1
         await events.flush()
 
