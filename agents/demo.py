@@ -117,6 +117,7 @@ def run_demo(duration_s: float | None = None, cameras: int = 3) -> int:
         "CAMGUARD_DATA_DIR": str(run_dir / "worker"),
         "CAMGUARD_SPOOL_DIR": str(run_dir / "spool"),
         "CAMGUARD_HEALTH_PUBLISH_INTERVAL_S": "5",
+        "CAMGUARD_GATEWAYS": f"http://127.0.0.1:{gateway_port}",  # the dashboard shows its spool
     }
     stats_url = f"http://127.0.0.1:{web_port}/stats/"
     try:

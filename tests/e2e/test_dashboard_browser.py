@@ -12,15 +12,18 @@ test artifact (``var/artifacts/dashboard.png``; docs/dashboard.png is a copy of 
 from __future__ import annotations
 
 import asyncio
+import http.server
+import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import httpx
@@ -32,7 +35,7 @@ from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, free_port
 from streams.settings import Settings
 from streams.topics import ensure_topics
-from streams.web.dashboard import vendored
+from streams.web.dashboard import dashboard_html, vendored
 from tests.integration.worker_process import Worker, worker_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.models, pytest.mark.timeout(420)]
@@ -276,6 +279,108 @@ def test_dashboard_in_chromium(stack: tuple[Worker, str], kafka_bootstrap: str) 
     print(f"breaker OPEN on the page {shown_after:.1f} s after the errors were sent; {ARTIFACT}")
     assert shown_after < 10.0
     assert not problems, f"browser console errors: {problems}"
+
+
+class _NoChartsHandler(http.server.BaseHTTPRequestHandler):
+    """The page without uPlot and canned JSON: what a worker without web assets serves."""
+
+    row: ClassVar[dict[str, Any]] = {
+        "camera_id": "cam-1",
+        "org_id": "org-1",
+        "online": True,
+        "state": "OPEN",
+        "last_seen": time.time(),
+        "fps": 4.0,
+        "p95_ms": 12.0,
+        "errors": 3,
+        "frames": 40,
+        "trips": 1,
+        "preview": None,
+    }
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        summary = {
+            "cameras": 1,
+            "online": 1,
+            "offline": 0,
+            "closed": 0,
+            "open": 1,
+            "half_open": 0,
+            "fps": 4.0,
+            "fail_closed_per_s": 0.0,
+            "deadletter_per_s": 0.0,
+            "anonymized_per_s": 4.0,
+        }
+        answers: dict[str, Any] = {
+            "/api/dashboard": {
+                "summary": summary,
+                "cameras": [self.row],
+                "matched": 1,
+                "offset": 0,
+                "limit": 50,
+                "partial": False,
+                "previews": False,
+                "interval_s": 5.0,
+                "window_s": 900.0,
+                "generated_at": time.time(),
+            },
+            "/api/dashboard/series": {
+                "series": [],
+                "interval_s": 5.0,
+                "window_s": 900.0,
+                "partial": False,
+            },
+            "/api/dashboard/gateways": {"gateways": []},
+            "/policies": {"policies": {"privacy": {"blur_mode": "gaussian"}}, "provenance": {}},
+        }
+        if path == "/dashboard":
+            body, kind = dashboard_html(dirs=()).encode(), "text/html"
+        elif path in answers:
+            body, kind = json.dumps(answers[path]).encode(), "application/json"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+def test_page_without_uplot_says_so_and_works() -> None:
+    from playwright.sync_api import sync_playwright
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoChartsHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    problems: list[str] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+                page.goto(f"http://127.0.0.1:{server.server_address[1]}/dashboard")
+                page.wait_for_function("window.camguardDashboard.ready", timeout=10_000)
+                assert page.locator("#nocharts").is_visible()
+                assert page.locator('tr[data-camera="cam-1"] td.state').inner_text() == "OPEN"
+                assert page.inner_text("#c-open") == "1"
+                page.click('tr[data-camera="cam-1"]')
+                page.wait_for_selector("#d-band")
+                assert "charts unavailable" in page.inner_text("#d-charts")
+                assert "previews are turned off" in page.inner_text("#d-preview")
+                page.wait_for_function("document.querySelector('#d-policy .kv')")
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not problems, problems
 
 
 #: Each camera's row shows its preview, loaded (a real JPEG the browser decoded).
