@@ -242,17 +242,20 @@ def worker_side(cameras: int, repeat: int = 20) -> dict[str, float]:
     state._tables = CameraTables(breakers, health)
 
     def timed(work: Any) -> float:
-        start = time.perf_counter()
-        for _ in range(repeat):
-            work()
-        return (time.perf_counter() - start) * 1000 / repeat
+        async def run() -> float:
+            start = time.perf_counter()
+            for _ in range(repeat):
+                await work()
+            return (time.perf_counter() - start) * 1000 / repeat
 
-    def rows() -> None:
+        return asyncio.run(run())
+
+    async def rows() -> None:
         state._rows = None
-        state.rows()
+        await state.rows()
 
-    def page() -> None:
-        merged, rates = merge_pages([state.local_page()])
+    async def page() -> None:
+        merged, rates = merge_pages([await state.local_page()])
         page_response(merged, rates, {"limit": "50"}, False, state).model_dump_json()
 
     return {"rows_ms": timed(rows), "sample_ms": timed(state.sample), "page_ms": timed(page)}

@@ -305,3 +305,42 @@ def test_page_inlines_uplot_or_says_charts_are_unavailable(tmp_path: Path) -> No
     for page in (with_charts, without):
         assert "http://" not in page
         assert "https://" not in page
+
+
+def test_sampler_reads_the_camera_tables() -> None:
+    from streams.resilience.breaker import BreakerState, State
+    from streams.resilience.health import HealthState
+    from streams.resilience.serde import breaker_to_dict, health_to_dict
+    from streams.resilience.tables import CameraTables
+
+    clock = [1000.0]
+    cg = SimpleNamespace(
+        settings=Settings(dashboard_sample_s=1.0),
+        tables=SimpleNamespace(by_name={}),
+        counters={"frames.anonymized": 0},
+    )
+    state = DashboardState(cast(CamguardApp, cg), clock=lambda: clock[0])
+    health = {
+        f"cam-{i}".encode(): health_to_dict(
+            HealthState(f"cam-{i}", org_id="o", errors_count=i, last_seen=999.0)
+        )
+        for i in range(300)  # more than a chunk: the loop gets turns
+    }
+    breakers = {b"cam-7": breaker_to_dict(BreakerState(state=State.OPEN, retry_at=5000.0))}
+    state._tables = CameraTables(breakers, health)
+
+    async def run() -> None:
+        assert await state.sample() == 300
+        clock[0] += 1.0
+        cg.counters["frames.anonymized"] = 10
+        assert await state.sample() == 300
+
+    asyncio.run(run())
+    series = state.history.series("cam-7")
+    assert series["t"] == [1000.0, 1001.0]
+    assert series["state"] == [2.0, 2.0]
+    assert state.history.rates.anonymized_per_s == 10.0
+    rows = {r["camera_id"]: r for r in state._rows[1]} if state._rows else {}
+    assert rows["cam-7"]["state"] == "OPEN"
+    assert rows["cam-3"]["org_id"] == "o"
+    assert state.series(["cam-7", "unknown"], since=1000.0)[0]["t"] == [1001.0]
