@@ -159,13 +159,18 @@ class SeriesResponse(BaseModel):
     partial: bool
 
 
+class RelayedQueueStats(QueueStatsResponse):
+    """A gateway's /queue/stats body as the worker relays it (the gateway's own model; the
+    worker does not serve /queue/stats itself)."""
+
+
 class GatewayStatus(BaseModel):
     """One configured gateway: its /queue/stats, or why it could not be read."""
 
     url: str
     ok: bool
     error: str | None
-    stats: QueueStatsResponse | None
+    stats: RelayedQueueStats | None
 
 
 class GatewaysResponse(BaseModel):
@@ -499,7 +504,7 @@ async def gateway_status(
     if status != 200:
         return GatewayStatus(url=url, ok=False, error=f"HTTP {status}", stats=None)
     try:
-        stats = QueueStatsResponse.model_validate(body)
+        stats = RelayedQueueStats.model_validate(body)
     except ValidationError as exc:
         return GatewayStatus(url=url, ok=False, error=f"unexpected body: {exc}", stats=None)
     return GatewayStatus(url=url, ok=True, error=None, stats=stats)

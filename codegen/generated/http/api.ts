@@ -590,7 +590,7 @@ export interface components {
             ok: boolean;
             /** Error */
             error: string | null;
-            stats: components["schemas"]["QueueStatsResponse"] | null;
+            stats: components["schemas"]["RelayedQueueStats"] | null;
         };
         /**
          * GatewaysResponse
@@ -807,10 +807,27 @@ export interface components {
             key: string | null;
         };
         /**
-         * QueueStatsResponse
-         * @description The gateway's ResilienceQueue (memory + disk spool), producer and cameras.
+         * Readiness
+         * @description Whether the worker serves traffic: false while tables recover or partitions move.
          */
-        QueueStatsResponse: {
+        Readiness: {
+            /** Ready */
+            ready: boolean;
+            /** Recovering */
+            recovering: boolean;
+            /** Rebalancing */
+            rebalancing: boolean;
+            /** Counters */
+            counters: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * RelayedQueueStats
+         * @description A gateway's /queue/stats body as the worker relays it (the gateway's own model; the
+         *     worker does not serve /queue/stats itself).
+         */
+        RelayedQueueStats: {
             /** Name */
             name: string;
             /** Memory Queue Size */
@@ -867,22 +884,6 @@ export interface components {
             /** Cameras */
             cameras: {
                 [key: string]: components["schemas"]["GatewayCameraStats"];
-            };
-        };
-        /**
-         * Readiness
-         * @description Whether the worker serves traffic: false while tables recover or partitions move.
-         */
-        Readiness: {
-            /** Ready */
-            ready: boolean;
-            /** Recovering */
-            recovering: boolean;
-            /** Rebalancing */
-            rebalancing: boolean;
-            /** Counters */
-            counters: {
-                [key: string]: number;
             };
         };
         /**

@@ -157,7 +157,7 @@ export interface GatewayStatus {
   url: string;
   ok: boolean;
   error: string | null;
-  stats: QueueStatsResponse | null;
+  stats: RelayedQueueStats | null;
 }
 
 /** The gateways listed in CAMGUARD_GATEWAYS. */
@@ -233,8 +233,16 @@ export interface ProvenanceModel {
   key: string | null;
 }
 
-/** The gateway's ResilienceQueue (memory + disk spool), producer and cameras. */
-export interface QueueStatsResponse {
+/** Whether the worker serves traffic: false while tables recover or partitions move. */
+export interface Readiness {
+  ready: boolean;
+  recovering: boolean;
+  rebalancing: boolean;
+  counters: Record<string, number>;
+}
+
+/** A gateway's /queue/stats body as the worker relays it (the gateway's own model; the worker does not serve /queue/stats itself). */
+export interface RelayedQueueStats {
   name: string;
   memory_queue_size: number;
   disk_queue_size: number;
@@ -262,14 +270,6 @@ export interface QueueStatsResponse {
   truncated_bytes: number;
   producer: GatewayProducerStats;
   cameras: Record<string, GatewayCameraStats>;
-}
-
-/** Whether the worker serves traffic: false while tables recover or partitions move. */
-export interface Readiness {
-  ready: boolean;
-  recovering: boolean;
-  rebalancing: boolean;
-  counters: Record<string, number>;
 }
 
 /** Histories of the cameras asked for (those no worker knows are left out). */
