@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
+from faust.exceptions import NotReady
 from faust.web import Request, Response, View
 from pydantic import BaseModel, ValidationError
 
@@ -445,12 +446,17 @@ def merge_pages(
     answers: list[dict[str, Any]],
 ) -> tuple[list[Row], Rates]:
     """Rows and summed rates (from ``summary``) of every worker's ``scope=local`` answer (one
-    row per camera)."""
+    row per camera: the one seen latest)."""
     rows: dict[str, Row] = {}
     totals = {"fail_closed_per_s": 0.0, "deadletter_per_s": 0.0, "anonymized_per_s": 0.0}
     for answer in answers:
         for row in answer.get("cameras", ()):
-            rows.setdefault(str(row["camera_id"]), row)
+            # a worker that lost the camera's partition may still hold its row (memory://
+            # tables keep revoked partitions): the owner's row is the one last seen latest
+            camera_id = str(row["camera_id"])
+            held = rows.get(camera_id)
+            if held is None or (row["last_seen"] or 0.0) > (held["last_seen"] or 0.0):
+                rows[camera_id] = row
         for name in totals:
             totals[name] += float(answer.get("summary", {}).get(name, 0.0))
     return list(rows.values()), Rates(**totals)
@@ -625,20 +631,56 @@ def _install_table(cg: CamguardApp, state: DashboardState) -> None:
             return self.json(body.model_dump(mode="json"))
 
 
-def _install_previews(cg: CamguardApp, state: DashboardState) -> None:
-    from streams.web.cameras import answer_503_when_unroutable
+RETRY = {"Retry-After": "1"}
+ROUTED = "X-Camguard-Routed"
+"""Header of a preview request forwarded to the camera's owner (served there, never again
+forwarded, so workers that disagree during a rebalance cannot bounce it)."""
 
+
+def _install_previews(cg: CamguardApp, state: DashboardState) -> None:
+    """GET /api/dashboard/previews/{camera_id}, forwarded to the worker owning the camera.
+
+    Not Faust's ``table_route``: it relays the owner's answer as text, which breaks a JPEG.
+    """
     app: Any = cg.app
-    route_to_owner = answer_503_when_unroutable(
-        app.table_route(table=cg.tables.by_name[CAMERA_HEALTH], match_info="camera_id")
-    )
+
+    async def from_owner(view: View, request: Request, camera_id: str) -> Response | None:
+        """The owner's answer when another worker owns the camera; None when this one does."""
+        try:
+            owner = cg.app.router.key_store(CAMERA_HEALTH, camera_id)
+        except (KeyError, NotReady) as exc:
+            log.warning("no owner known for %s's preview yet: %r", camera_id, exc)
+            return view.error(
+                503, "partition not assigned yet; retry", headers={"Retry-After": "1"}
+            )
+        own = cg.app.conf.canonical_url
+        if (owner.host, owner.port) == (own.host, own.port):
+            return None
+        url = owner.with_path(request.url.path).with_query(request.url.query)
+        try:
+            async with asyncio.timeout(5.0):
+                async with cg.app.http_client.get(url, headers={ROUTED: "1"}) as answer:
+                    body = await answer.read()
+                    kind = answer.headers.get("Content-Type", "application/octet-stream")
+                    relayed: Response = view.bytes(body, status=answer.status)
+                    relayed.headers["Content-Type"] = kind
+                    relayed.headers["Cache-Control"] = "no-store"
+                    return relayed
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("owner of %s did not answer its preview: %r", camera_id, exc)
+            return view.error(
+                503, "the camera's worker did not answer; retry", headers={"Retry-After": "1"}
+            )
 
     @app.page("/api/dashboard/previews/{camera_id}")
     class PreviewView(View):
-        @route_to_owner
         async def get(self, request: Request, camera_id: str) -> Response:
             if not state.previews_on:
                 return self.error(403, "previews are turned off")
+            if ROUTED not in request.headers:
+                relayed = await from_owner(self, request, camera_id)
+                if relayed is not None:
+                    return relayed
             try:
                 jpeg = await asyncio.to_thread(state.thumbnail, camera_id)
             except (CodecError, ValueError, OSError) as exc:

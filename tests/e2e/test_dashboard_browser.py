@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import cv2
 import httpx
+import numpy as np
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -279,6 +280,85 @@ def test_dashboard_in_chromium(stack: tuple[Worker, str], kafka_bootstrap: str) 
     print(f"breaker OPEN on the page {shown_after:.1f} s after the errors were sent; {ARTIFACT}")
     assert shown_after < 10.0
     assert not problems, f"browser console errors: {problems}"
+
+
+def one_camera_per_partition(prefix: str, partitions: int) -> list[str]:
+    """Camera ids whose keys land on partitions 0..partitions-1 (Kafka's default partitioner),
+    so that every worker of the group owns some of them."""
+    from aiokafka.partitioner import murmur2
+
+    found: dict[int, str] = {}
+    n = 0
+    while len(found) < partitions:
+        camera_id = f"{prefix}{n}"
+        found.setdefault((murmur2(camera_id.encode()) & 0x7FFFFFFF) % partitions, camera_id)
+        n += 1
+    return [found[p] for p in range(partitions)]
+
+
+def test_two_workers_answer_for_the_whole_fleet(
+    kafka_bootstrap: str, models_dir: Path, tmp_path: Path
+) -> None:
+    """Every worker's /api/dashboard lists every camera, and its previews (JPEG bytes) and
+    series, whichever worker owns the camera: previews are relayed as bytes, not text."""
+    asyncio.run(ensure_topics(Settings(broker=f"kafka://{kafka_bootstrap}")))
+    partitions = Settings().topic_partitions
+    cameras = one_camera_per_partition(f"pair-{RUN}-", partitions)
+    env = worker_env(
+        kafka_bootstrap,
+        app_id=f"dashboard-pair-{RUN}",  # rocksdb tables: each worker lists its partitions
+        models_dir=str(models_dir),
+        consumer_auto_offset_reset="latest",
+        worker_pool_size="1",
+        dashboard_sample_s="1",
+    )
+    workers = [Worker(env, tmp_path / f"data-{i}", tmp_path / f"worker-{i}.log") for i in (0, 1)]
+    argv = [sys.executable, "-m", "agents.cli", "gateway", "--source", "synthetic:noface"]
+    argv += ["--fps", "1", "--width", "320", "--height", "180", "--port", str(free_port())]
+    for camera in cameras:
+        argv += ["--camera-id", camera]
+    gateway_env = {**env, "CAMGUARD_SPOOL_DIR": str(tmp_path / "spool")}
+    with (tmp_path / "gateway.log").open("wb") as out:
+        gateway = subprocess.Popen(
+            argv, cwd=REPO_ROOT, env=gateway_env, stdout=out, stderr=subprocess.STDOUT
+        )
+    first, second = workers
+    try:
+
+        def whole(body: Any) -> bool:
+            rows = {c["camera_id"]: c for c in body["cameras"]}
+            ready = all(rows.get(c, {}).get("preview") is not None for c in cameras)
+            return ready and not body["partial"]
+
+        for worker in workers:
+            _wait_json(f"{worker.url}/api/dashboard?q=pair-{RUN}", whole, 300, "all", worker.proc)
+        with httpx.Client(timeout=10) as client:
+            own = []
+            for worker in workers:
+                local = client.get(f"{worker.url}/api/dashboard?scope=local").json()
+                own.append({c["camera_id"] for c in local["cameras"]})
+            assert own[0], own
+            assert own[1], own
+            assert not own[0] & own[1]
+            for camera in cameras:
+                answer = client.get(f"{first.url}/api/dashboard/previews/{camera}")
+                assert answer.status_code == 200, (camera, answer.text[:200])
+                assert answer.headers["content-type"].startswith("image/jpeg")
+                image = cv2.imdecode(np.frombuffer(answer.content, np.uint8), cv2.IMREAD_COLOR)
+                assert image is not None, f"{camera}'s preview is no JPEG"
+            assert client.get(f"{first.url}/api/dashboard/previews/nobody-{RUN}").status_code == 404
+            query = {"cameras": ",".join(cameras)}
+            series = client.get(f"{second.url}/api/dashboard/series", params=query).json()
+            assert sorted(s["camera_id"] for s in series["series"]) == sorted(cameras)
+            assert all(len(s["t"]) >= 1 for s in series["series"])
+    finally:
+        gateway.terminate()
+        try:
+            gateway.wait(30)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+        for worker in workers:
+            worker.stop()
 
 
 class _NoChartsHandler(http.server.BaseHTTPRequestHandler):

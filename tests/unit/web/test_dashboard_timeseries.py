@@ -221,6 +221,10 @@ def test_merge_pages_sums_rates_and_keeps_one_row_per_camera() -> None:
     rows, rates = merge_pages([a, b])
     assert [r["camera_id"] for r in rows] == ["cam-1", "cam-2", "cam-3"]
     assert rates.deadletter_per_s == 3.0
+    stale = {"cameras": [_row("cam-1", last_seen=0.5, fps=0.0)], "summary": {}}
+    fresh = {"cameras": [_row("cam-1", last_seen=9.0, fps=3.0)], "summary": {}}
+    for order in ([stale, fresh], [fresh, stale]):
+        assert merge_pages(order)[0][0]["fps"] == 3.0  # the row seen latest wins
 
 
 def _state() -> DashboardState:
