@@ -182,6 +182,10 @@ def test_dashboard_in_chromium(stack: tuple[Worker, str], kafka_bootstrap: str) 
         return all(rows.get(c, {}).get("preview") is not None for c in CAMERAS)
 
     _wait_json(api, every_camera_previewed, 240, "frames of every camera", worker.proc)
+    for server in (worker.url, gateway_url):  # both /metrics carry the process's own series
+        text = httpx.get(f"{server}/metrics", timeout=10).text
+        for name in ("process_resident_memory_bytes", "process_open_fds", "python_gc_"):
+            assert name in text, (server, name)
     # the worker consumes now (it started at the topics' end): a fourth camera, events only
     produce(kafka_bootstrap, BROKEN, "FRAME_OK", 3)
     produce(kafka_bootstrap, PORTRAIT, "FRAME", 3)
