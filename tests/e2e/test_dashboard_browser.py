@@ -47,6 +47,7 @@ RUN = uuid.uuid4().hex[:6]
 CAMERAS = [f"dash-{RUN}-{name}" for name in ("lobby", "gate", "yard")]
 BROKEN = f"dash-{RUN}-dock"
 PORTRAIT = f"dash-{RUN}-door"  # real photographs: its preview shows a blurred face, boxed
+DASH = "\N{EN DASH}"  # in the page's ranges ("1 to 2 of 5")
 FAILURES = 12  # above the breaker's failure threshold (5)
 
 
@@ -278,6 +279,24 @@ def test_dashboard_in_chromium(stack: tuple[Worker, str], kafka_bootstrap: str) 
             page.wait_for_timeout(2500)  # one more update, then the picture
             ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACT), full_page=True)
+
+            # paging and sorting, as bookmarked in the URL and by clicking a column
+            page.goto(f"{worker.url}/dashboard?q=dash-{RUN}&limit=2")
+            page.wait_for_function("window.camguardDashboard.ready", timeout=20_000)
+            assert page.locator("#rows tr[data-camera]").count() == 2
+            assert page.inner_text("#range") == f"1{DASH}2 of {len(CAMERAS) + 2}"
+            page.click("#next")
+            page.wait_for_function(
+                "d => document.querySelector('#range').textContent.startsWith('3' + d + '4')",
+                arg=DASH,
+            )
+            page.click('th[data-sort="errors"]')  # ascending
+            page.click('th[data-sort="errors"]')  # descending
+            page.wait_for_function(
+                f"document.querySelector('#rows tr[data-camera]').dataset.camera === '{BROKEN}'",
+                timeout=10_000,
+            )
+            assert page.inner_text("#range").startswith(f"1{DASH}2")  # a new order: from the top
         finally:
             browser.close()
 
