@@ -220,7 +220,9 @@ describe(
         SeriesResponse,
         query=(
             QueryParam("cameras", f"comma-separated camera ids (at most {MAX_PAGE})"),
-            QueryParam("since", "only points after this time (epoch seconds)", type="number"),
+            QueryParam(
+                "since", "only points after this time (epoch s; transitions: all)", type="number"
+            ),
             SCOPE,
         ),
         errors=BAD_QUERY,
@@ -383,15 +385,14 @@ class DashboardState:
             if camera_id not in self.history.rings and camera_id not in self.history.transitions:
                 continue
             columns = self.history.series(camera_id, since)
+            timeline = self.history.timeline(camera_id)
             found.append(
                 {
                     "camera_id": camera_id,
                     **columns,
-                    "transitions": [
-                        dataclasses.asdict(p)
-                        for p in self.history.timeline(camera_id)
-                        if since is None or p.at > since
-                    ],
+                    # all of them (at most TRANSITIONS_KEPT, usually none), whatever ``since``:
+                    # one is recorded once sent, possibly after a later sample was read
+                    "transitions": [dataclasses.asdict(p) for p in timeline],
                 }
             )
         return found

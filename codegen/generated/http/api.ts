@@ -1241,7 +1241,7 @@ export interface operations {
             query?: {
                 /** @description comma-separated camera ids (at most 500) */
                 cameras?: string;
-                /** @description only points after this time (epoch seconds) */
+                /** @description only points after this time (epoch s; transitions: all) */
                 since?: number;
                 /** @description 'local': only this worker's cameras (used between workers) */
                 scope?: string;

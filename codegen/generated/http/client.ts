@@ -275,7 +275,7 @@ export type GetApiDashboardSeriesParams = {
   query?: {
     /** comma-separated camera ids (at most 500) */
     cameras?: string;
-    /** only points after this time (epoch seconds) */
+    /** only points after this time (epoch s; transitions: all) */
     since?: number;
     /** 'local': only this worker's cameras (used between workers) */
     scope?: string;
