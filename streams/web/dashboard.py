@@ -17,8 +17,10 @@ Where the data comes from: a timer samples this worker's ``camera_health`` and `
 tables (what /api/cameras shows) into bounded rings (:mod:`streams.web.timeseries`); the
 breaker transitions and anonymized frames this worker sends to ``camera.breaker.transitions``
 and ``camera.frames.anonymized`` are recorded as they are sent (:func:`tap_sends` wraps the two
-topics' ``send``: no extra consumer, no change to the agents). The JSON answers gather every
-worker's cameras like /api/cameras (``scope=local`` between workers).
+topics' ``send``: no change to the agents), and at start the last window's transitions are read
+back from the topic once (:func:`read_recent_transitions`), so a restart keeps the timelines.
+The JSON answers gather every worker's cameras like /api/cameras (``scope=local`` between
+workers).
 
 Charts use uPlot (npm ``uplot``, pinned in package.json), inlined into the page from the
 package (``streams/web/static/``, copied there by setup.py when the wheel is built) or, in a
@@ -39,15 +41,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from faust.exceptions import NotReady
 from faust.web import Request, Response, View
 from pydantic import BaseModel, ValidationError
 
-from streams.app import CamguardApp
+from streams.app import TRANSITIONS, CamguardApp
 from streams.codec import CodecError
+from streams.kafka_security import aiokafka_kwargs
 from streams.resilience.breaker import effective_state
 from streams.resilience.health import HealthConfig, snapshot
 from streams.resilience.tables import CAMERA_HEALTH, CameraTables
+from streams.settings import Settings
 from streams.web import previews
 from streams.web.endpoints import Endpoint, QueryParam, QueueStatsResponse, describe
 from streams.web.timeseries import (
@@ -382,7 +388,7 @@ class DashboardState:
     def series(self, camera_ids: list[str], since: float | None) -> list[dict[str, Any]]:
         found = []
         for camera_id in camera_ids:
-            if camera_id not in self.history.rings and camera_id not in self.history.transitions:
+            if camera_id not in self.history.rings:  # not sampled here: another worker's
                 continue
             columns = self.history.series(camera_id, since)
             timeline = self.history.timeline(camera_id)
@@ -424,6 +430,62 @@ class DashboardState:
             self._thumbs.clear()
         self._thumbs[camera_id] = (version, jpeg)
         return jpeg
+
+
+async def read_recent_transitions(
+    settings: Settings,
+    observe: Callable[[Any, Any], None],
+    since_s: float,
+    max_records: int = 100_000,
+) -> int:
+    """Pass every record of ``camera.breaker.transitions`` written after ``since_s`` (epoch s)
+    to ``observe(key, value)``, up to the topic's end as of now; return how many. A consumer
+    of no group (nothing committed), every partition: a restarted worker's timelines."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **aiokafka_kwargs(settings)
+    )
+    await admin.start()
+    try:
+        described = await admin.describe_topics([TRANSITIONS])
+    finally:
+        await admin.close()
+    tps = [
+        TopicPartition(TRANSITIONS, part["partition"])
+        for topic in described
+        if not topic.get("error_code")
+        for part in topic["partitions"]
+    ]
+    if not tps:
+        return 0
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        **aiokafka_kwargs(settings),
+    )
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        starts = await consumer.offsets_for_times(dict.fromkeys(tps, int(since_s * 1000)))
+        ends = await consumer.end_offsets(tps)
+        pending: dict[TopicPartition, int] = {}
+        for tp in tps:
+            start = starts.get(tp)
+            if start is not None and start.offset < ends[tp]:
+                consumer.seek(tp, start.offset)
+                pending[tp] = ends[tp]
+        read = 0
+        while pending and read < max_records:
+            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=2000)
+            for tp, messages in batches.items():
+                for message in messages:
+                    if message.offset < pending.get(tp, 0):
+                        observe(message.key, message.value)
+                        read += 1
+                if messages and messages[-1].offset + 1 >= pending.get(tp, 0):
+                    pending.pop(tp, None)
+        return read
+    finally:
+        await consumer.stop()
 
 
 def tap_sends(topic: Any, observe: Callable[[Any, Any], None]) -> None:
@@ -571,6 +633,19 @@ def install(cg: CamguardApp) -> DashboardState:
         await state.sample()
 
     add_timer(sample_dashboard)
+    add_task: Callable[[Callable[[], Awaitable[None]]], object] = cg.app.task
+
+    async def seed_timelines() -> None:
+        """The last window's transitions from the topic, so a restart keeps the timelines."""
+        since = state.clock() - cg.settings.dashboard_window_s
+        try:
+            async with asyncio.timeout(30.0):
+                read = await read_recent_transitions(cg.settings, state.on_transition, since)
+            log.info("dashboard: %d breaker transitions of the last window read", read)
+        except Exception as exc:  # the timelines then start empty; nothing else depends on it
+            log.warning("dashboard: past breaker transitions not read: %r", exc)
+
+    add_task(seed_timelines)
 
     @app.page("/dashboard")
     class DashboardView(View):

@@ -146,6 +146,8 @@ class FleetHistory:
         stale = [c for c, r in self.rings.items() if (r.last_t() or 0.0) < oldest]
         for camera_id in stale:
             self.forget(camera_id)
+        for camera_id in [c for c, d in self.transitions.items() if d and d[-1].at < oldest]:
+            del self.transitions[camera_id]  # cameras of other workers, read from the topic
         return n
 
     def forget(self, camera_id: str) -> None:
@@ -171,13 +173,22 @@ class FleetHistory:
             self.rates = Rates(rate("fail_closed"), rate("deadletter"), rate("anonymized"))
         return self.rates
 
-    def add_transition(self, camera_id: str, point: TransitionPoint) -> None:
+    def add_transition(self, camera_id: str, point: TransitionPoint) -> bool:
+        """Keep ``point`` (in time order; one already held is not kept twice)."""
         found = self.transitions.get(camera_id)
         if found is None:
             if len(self.transitions) >= self.max_cameras:
-                return
+                return False
             found = self.transitions[camera_id] = deque(maxlen=TRANSITIONS_KEPT)
-        found.append(point)
+        if point in found:
+            return False
+        if found and found[-1].at > point.at:  # read from the topic after some were recorded
+            ordered = sorted([*found, point], key=lambda p: p.at)
+            found.clear()
+            found.extend(ordered)
+        else:
+            found.append(point)
+        return True
 
     def series(self, camera_id: str, since: float | None = None) -> dict[str, list[float]]:
         """The camera's points after ``since`` as JSON columns, rounded to 3 decimals (a third

@@ -12,6 +12,7 @@ test artifact (``var/artifacts/dashboard.png``; docs/dashboard.png is a copy of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import json
 import shutil
@@ -384,6 +385,71 @@ def test_two_workers_answer_for_the_whole_fleet(
             gateway.kill()
         for worker in workers:
             worker.stop()
+
+
+def test_a_started_worker_reads_back_the_last_windows_transitions(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Timelines survive a restart: a worker reads the last window of
+    camera.breaker.transitions at start (a transition older than the window is left out)."""
+    asyncio.run(ensure_topics(Settings(broker=f"kafka://{kafka_bootstrap}")))
+    camera = f"seed-{RUN}"
+    now_ms = int(time.time() * 1000)
+
+    def transition(at_ms: int, to_state: str) -> bytes:
+        record = {
+            "camera_id": camera,
+            "from_state": "CLOSED" if to_state == "OPEN" else "OPEN",
+            "to_state": to_state,
+            "reason": "failure_threshold" if to_state == "OPEN" else "recovery_timeout",
+            "at": at_ms,
+            "retry_after_ms": None,
+            "consecutive_failures": 5,
+        }
+        return AvroCodec().encode("BreakerTransition", record)
+
+    async def send_transitions() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            for at_ms, to_state in ((now_ms - 3_600_000, "OPEN"), (now_ms - 120_000, "OPEN")):
+                await producer.send(
+                    "camera.breaker.transitions",
+                    key=camera.encode(),
+                    value=transition(at_ms, to_state),
+                    timestamp_ms=at_ms,
+                )
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    asyncio.run(send_transitions())
+    env = worker_env(
+        kafka_bootstrap,
+        app_id=f"dashboard-seed-{RUN}",
+        store="memory://",
+        consumer_auto_offset_reset="latest",
+        dashboard_sample_s="1",
+    )
+    worker = Worker(env, tmp_path / "data", tmp_path / "worker.log")
+    try:
+        deadline = time.monotonic() + 120
+        url = f"{worker.url}/api/dashboard/series?cameras={camera}"
+        found: list[Any] = []
+        with httpx.Client(timeout=5) as client:
+            while time.monotonic() < deadline and not found:
+                assert worker.proc.poll() is None, worker.tail()
+                produce(kafka_bootstrap, camera, "FRAME_OK", 1)  # until it is sampled here
+                with contextlib.suppress(httpx.TransportError, ValueError, KeyError):
+                    found = client.get(url).json()["series"]
+                time.sleep(1)
+        assert found, f"{camera} never sampled:\n{worker.tail()}"
+        (series,) = found
+        assert [(t["to_state"], round(t["at"] * 1000)) for t in series["transitions"]] == [
+            ("OPEN", now_ms - 120_000)
+        ]
+    finally:
+        worker.stop()
 
 
 class _NoChartsHandler(http.server.BaseHTTPRequestHandler):

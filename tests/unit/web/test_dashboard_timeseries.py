@@ -106,6 +106,20 @@ def test_transitions_are_bounded() -> None:
     assert timeline[0].at == 5.0
 
 
+def test_transitions_are_kept_once_in_time_order_and_age_out() -> None:
+    history = FleetHistory(window_s=100, interval_s=1)
+    late = TransitionPoint(50.0, "OPEN", "HALF_OPEN", "recovery_timeout")
+    early = TransitionPoint(10.0, "CLOSED", "OPEN", "failure_threshold")
+    assert history.add_transition("a", late)
+    assert history.add_transition("a", early)  # read back from the topic after a restart
+    assert not history.add_transition("a", late)
+    assert history.timeline("a") == [early, late]
+    history.sample(149.0, [])
+    assert history.timeline("a") == [early, late]
+    history.sample(151.0, [])  # every transition older than the window: gone
+    assert history.timeline("a") == []
+
+
 def test_transition_point_reads_the_avro_record() -> None:
     record = {"from_state": "CLOSED", "to_state": "OPEN", "reason": "forced", "at": 1_500}
     assert transition_point(record) == TransitionPoint(1.5, "CLOSED", "OPEN", "forced")
