@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # on a fresh .venv (never cpu and gpu together: they overwrite each other).
 EXTRAS ?= dev,cpu
 
-.PHONY: demo test check lint typecheck unit integration bench codegen codegen-check models kafka-jars node-deps web-assets fuzz clean
+.PHONY: demo test check lint typecheck unit integration bench codegen codegen-check models kafka-jars node-deps web-assets fuzz faults clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ check: lint typecheck codegen-check test
 FUZZ_RUNS ?= 100000
 fuzz: $(STAMP)
 	$(BIN)/python -m fuzz.run --runs $(FUZZ_RUNS) $(FUZZ_TARGETS)
+
+# Fault injection on the real stack (also in make test, with a 60 s PostgreSQL outage):
+# here PostgreSQL stays down the 5 minutes of the scenario.
+faults: $(STAMP) kafka-jars models
+	CAMGUARD_FAULT_PG_DOWN_S=300 $(BIN)/python -m pytest tests/integration/test_faults.py tests/integration/test_faults_postgres.py -v
 
 # Every bench, then one like-for-like table from the rows they print ("LFL| ..."); each bench
 # alternates camguard and its peer round by round. QUICK=1: shorter runs (--quick; the

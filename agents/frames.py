@@ -100,10 +100,30 @@ class FramesProcessor:
     breaker: BreakerCheck
     record_outcome: OutcomeRecorder
     lag: LagMeter = field(default_factory=LagMeter)
+    # The highest offset handled per (topic, partition) since the last rebalance. Faust seeks a
+    # stream back to its committed offset after table recovery, and the records between that
+    # offset and the last one read come through the stream again while their first outputs
+    # sit in the open transaction: handled twice, they are published twice in one commit
+    # (tests/integration/test_faults.py saw it after a SIGKILL). Cleared on revocation, when
+    # an uncommitted transaction is given up and its records must be handled again.
+    handled: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def forget_handled(self) -> None:
+        self.handled.clear()
+
+    def _first_time(self, event: EventT[Any]) -> bool:
+        message = event.message
+        where = (message.topic, message.partition)
+        last = self.handled.get(where)
+        if last is not None and message.offset <= last:
+            self.cg.count("frames.redelivered_skipped")
+            return False
+        self.handled[where] = message.offset
+        return True
 
     async def handle(self, events: Sequence[EventT[Any]]) -> None:
         accepted: list[tuple[EventT[Any], dict[str, Any], BlurConfig, int | None]] = []
-        for event in events:
+        for event in [e for e in events if self._first_time(e)]:
             with writing_for(event):  # what this frame writes and sends belongs to its event
                 try:
                     frame = self.cg.codec.decode_as("Frame", event.message.value or b"")
@@ -254,6 +274,12 @@ def install(
         breaker or check,
         record_outcome or record,
     )
+
+    async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+        processor.forget_handled()
+
+    on_partitions_revoked: Any = cg.app.on_partitions_revoked  # mode's signal typing is narrow
+    on_partitions_revoked.connect(on_revoked, weak=False)
 
     @cg.app.agent(cg.topics.frames, name="camguard.frames")
     async def frames(stream: StreamT[bytes]) -> None:

@@ -18,7 +18,6 @@ with an older offset (or, with ``at_least_once``, any replay after a crash) is r
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import weakref
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
@@ -218,7 +217,16 @@ class CameraTables:
             for send in sends:
                 send.close()  # never started: nothing was handed to the producer
             raise
-        await asyncio.gather(*sends)
+        # In order, one at a time: each send only appends to aiokafka's open batch of its
+        # partition. Gathered, thousands of them wait on that batch's drain together (3 000
+        # sends: 2 515/s gathered against 25 340/s in order, bench/RESULTS.md).
+        remaining = iter(sends)
+        try:
+            for send in remaining:
+                await send
+        finally:
+            for send in remaining:
+                send.close()  # after a failed send: never started, nothing handed over
 
     async def _write(self, table: Any, key: bytes, value: dict[str, Any], event: Any) -> None:
         await self._write_local(table, key, value, event)

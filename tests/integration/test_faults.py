@@ -5,9 +5,10 @@
   camera floods garbage: the failing camera's frames come out fail-closed (whole frame blurred,
   marked), every garbage message is dead-lettered with a reason, the healthy camera's frames
   come out normally, each exactly once;
-- the worker is SIGKILLed in the middle of the frames stream under ``exactly_once`` while
-  events flow too: a second worker takes over and every frame comes out exactly once, every
-  event camera's count equals what was produced.
+- under ``exactly_once``, with frames and events flowing, the worker is SIGKILLed mid-stream
+  (a second worker takes over) or the broker is stopped for 15 s and restarted (the same
+  worker carries on): every frame comes out exactly once, every event camera's count equals
+  what was produced.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 
 from streams.anonymize.blur import laplacian_variance
 from streams.app import EVENTS, FRAMES
+from streams.devstack import LocalKafka, free_port
 from streams.resilience.changelogs import ensure_changelog_topics
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -175,13 +177,32 @@ async def test_one_cameras_failing_inference_and_anothers_garbage_leave_the_rest
     assert "Traceback" not in log.read_text(errors="replace"), "no agent crashed"
 
 
-async def test_sigkill_mid_frames_stream_exactly_once_loses_and_repeats_nothing(
-    kafka_bootstrap: str, models_dir: Path, tmp_path: Path
+OUTAGE_S = 15.0
+
+
+async def inject(broker: LocalKafka | None, worker: Worker) -> None:
+    """SIGKILL the worker (no broker of our own), else stop the broker for OUTAGE_S."""
+    if broker is None:
+        worker.kill()  # mid-stream: frames of an open transaction are in flight
+    else:  # the worker stays up through the outage and carries on
+        await asyncio.to_thread(broker.stop)
+        await asyncio.sleep(OUTAGE_S)
+        await asyncio.to_thread(broker.start, True)
+
+
+@pytest.mark.parametrize("fault", ["sigkill", "broker_restart"])
+async def test_exactly_once_frames_and_events_through_a_fault_lose_and_repeat_nothing(
+    fault: str, kafka_bootstrap: str, models_dir: Path, tmp_path: Path
 ) -> None:
-    frame_cameras, event_cameras = camera_ids("kill-frames", 3), camera_ids("kill-events", 10)
-    app_id = f"fault-kill-{uuid.uuid4().hex[:8]}"
+    broker: LocalKafka | None = None
+    if fault == "broker_restart":  # a broker of its own: the session's stays up for the others
+        broker = LocalKafka(port=free_port(), run_dir=tmp_path / "kafka")
+        await asyncio.to_thread(broker.start)
+    bootstrap = kafka_bootstrap if broker is None else broker.bootstrap
+    frame_cameras, event_cameras = camera_ids(f"{fault}-frames", 3), camera_ids(fault, 10)
+    app_id = f"fault-{fault}-{uuid.uuid4().hex[:8]}"
     env = worker_env(
-        kafka_bootstrap,
+        bootstrap,
         app_id=app_id,
         processing_guarantee="exactly_once",
         store="memory://",
@@ -191,14 +212,14 @@ async def test_sigkill_mid_frames_stream_exactly_once_loses_and_repeats_nothing(
     )
     env.pop("CAMGUARD_PG_DSN", None)
     env.pop("CAMGUARD_SUPABASE_URL", None)
-    settings = Settings(broker=f"kafka://{kafka_bootstrap}", app_id=app_id)
+    settings = Settings(broker=f"kafka://{bootstrap}", app_id=app_id)
     await ensure_topics(settings)
     await ensure_changelog_topics(settings)
-    reader = OutputReader(kafka_bootstrap, frame_cameras)
+    reader = OutputReader(bootstrap, frame_cameras)
     await reader.start()
     rounds = 30
     produced_events: Counter[str] = Counter()
-    events = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
+    events = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await events.start()
 
     async def send_events(n: int) -> None:
@@ -211,7 +232,7 @@ async def test_sigkill_mid_frames_stream_exactly_once_loses_and_repeats_nothing(
     workers: list[Worker] = []
     try:
         await send_events(20)
-        produced = await produce_frames(kafka_bootstrap, frame_cameras, range(rounds), (240, 320))
+        produced = await produce_frames(bootstrap, frame_cameras, range(rounds), (240, 320))
         first = Worker(env, tmp_path / "w1", tmp_path / "w1.log", loglevel="info")
         workers.append(first)
 
@@ -220,43 +241,40 @@ async def test_sigkill_mid_frames_stream_exactly_once_loses_and_repeats_nothing(
             return True if len((await reader.poll()).anonymized) >= 10 else None
 
         await eventually(some_out, 240, "the first worker to publish some frames")
-        first.kill()  # mid-stream: frames of an open transaction are in flight
+        await inject(broker, first)
         await send_events(20)
         produced |= await produce_frames(
-            kafka_bootstrap, frame_cameras, range(rounds, 2 * rounds), (240, 320)
+            bootstrap, frame_cameras, range(rounds, 2 * rounds), (240, 320)
         )
-        second = Worker(env, tmp_path / "w2", tmp_path / "w2.log", loglevel="info")
-        workers.append(second)
+        if broker is None:
+            workers.append(Worker(env, tmp_path / "w2", tmp_path / "w2.log", loglevel="info"))
+        active = workers[-1]
 
         async def all_out() -> bool | None:
-            assert second.proc.poll() is None, second.tail()
+            assert active.proc.poll() is None, active.tail()
             return True if set((await reader.poll()).ids()) >= produced else None
 
-        try:
-            await eventually(all_out, 300, "every frame after the kill")
-        except AssertionError:
-            print(second.tail())
-            raise
+        await eventually(all_out, 300, f"every frame after the {fault}")
         async with httpx.AsyncClient(timeout=5) as client:
 
             async def events_counted() -> dict[str, int] | None:
-                cams = await local_cameras(client, second, "fault-kill-events")
+                cams = await local_cameras(client, active, f"fault-{fault}-")
                 got = {k: v["events"] for k, v in cams.items() if k in produced_events}
                 return got if got == dict(produced_events) else None
 
-            try:
-                await eventually(events_counted, 120, "every event camera's exact count")
-            except AssertionError:
-                cams = await local_cameras(client, second, "fault-kill-events")
-                print({k: v["events"] for k, v in cams.items()}, dict(produced_events))
-                raise
+            await eventually(events_counted, 120, "every event camera's exact count")
         await asyncio.sleep(2)
         out = await reader.poll()
+    except AssertionError:
+        print(workers[-1].tail() if workers else "no worker started")
+        raise
     finally:
         await events.stop()
         await reader.stop()
         for worker in workers:
             worker.stop()
+        if broker is not None:
+            await asyncio.to_thread(broker.stop)
 
     twice = {k: out.where[k] for k, n in out.ids().items() if n > 1}
     assert out.ids() == Counter(dict.fromkeys(produced, 1)), f"each frame exactly once: {twice}"

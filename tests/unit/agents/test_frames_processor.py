@@ -247,3 +247,19 @@ async def test_the_breaker_and_its_outcome_get_the_frames_org() -> None:
         await processor.handle([_event("cam-1", (480, 640), 1)])
     assert asked == [("cam-1", "org-1")]
     assert outcomes.orgs == ["org-1"]
+
+
+async def test_a_record_delivered_again_before_a_rebalance_is_published_once() -> None:
+    """Faust's seek back to the committed offset re-delivers records already in the open
+    transaction; they are skipped until a revocation gives that transaction up."""
+    cg = _cg()
+    first, second = _event("cam-1", (120, 160), 1), _event("cam-1", (120, 160), 2)
+    async with AnonymizationMiddleware(_fakes(), Settings(worker_pool_size=1)) as middleware:
+        processor, _ = _processor(cg, middleware, lambda org, cam: (BlurConfig(), 1))
+        await processor.handle([first, second])
+        await processor.handle([first, second])  # the same offsets again: skipped
+        assert [f["seq"] for f in _published(cg)] == [1, 2]
+        assert cg.counters["frames.redelivered_skipped"] == 2
+        processor.forget_handled()  # partitions revoked: the open transaction is given up
+        await processor.handle([second])
+    assert [f["seq"] for f in _published(cg)] == [1, 2, 2]
