@@ -70,8 +70,10 @@ faults: $(STAMP) kafka-jars models
 
 # Every bench, then one like-for-like table from the rows they print ("LFL| ..."); each bench
 # alternates camguard and its peer round by round. QUICK=1: shorter runs (--quick; the
-# anonymize bench: 8 frames, 1 repeat, 720p). BENCHES="spool events": only those.
-BENCHES ?= $(basename $(notdir $(wildcard bench/*.py)))
+# anonymize bench: 8 frames, 1 repeat, 720p). BENCHES="spool events": only those. The soak
+# (60 min) and capacity (stepped load, ~20 min) benches are not in the default list; run them
+# by name: `.venv/bin/python bench/soak.py --minutes 30`, `.venv/bin/python bench/capacity.py`.
+BENCHES ?= $(filter-out soak capacity,$(basename $(notdir $(wildcard bench/*.py))))
 bench: $(STAMP) kafka-jars models web-assets
 	@log=$$(mktemp); rc=$$(mktemp); echo 0 > $$rc; \
 	for b in $(BENCHES); do \
