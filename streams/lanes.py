@@ -20,8 +20,8 @@ A lane keeps everything Faust does *around* a message and drops the per-message 
   started under an older generation is not acknowledged (Faust seeks back to the committed
   offset; handlers must tolerate that replay, as table handlers do with source offsets).
 
-The hooks are the aiokafka driver's ``Consumer`` (subclassed) and ``App._new_transport``;
-they touch the consumer's offset bookkeeping by name, so faust-streaming is pinned to 0.15.x
+The hooks are the aiokafka driver's ``Consumer`` and consumer thread (subclassed) and
+``App._new_transport``; they touch the consumer's offset bookkeeping by name, so faust-streaming is pinned to 0.15.x
 and tests/integration/test_events_lane.py runs the lane against a real broker.
 """
 
@@ -45,12 +45,35 @@ offset order. It returns once its effects are handed to the producer; raising cr
 worker (the batch is not acknowledged and is read again after the restart)."""
 
 
+class StableHighwaterThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread, whose highwaters under ``exactly_once`` are never unknown.
+
+    In a transaction Faust takes a partition's highwater from the last stable offset of the
+    latest fetch response, ``None`` for a partition not fetched since the rebalance; recovery
+    reads ``None`` as highwater -1 and crashes the worker with ``ConsistencyError`` when the
+    local store already holds a later offset (a rebalance under ``exactly_once``:
+    ``service.policies``, "persisted offset 5 > -1", tests/integration/test_events_lane.py).
+    Those partitions are asked of the broker instead: ListOffsets at the consumer's isolation
+    level (read_committed) answers their last stable offset.
+    """
+
+    async def _highwaters(self, partitions: list[Any]) -> Any:
+        found = dict(await super()._highwaters(partitions))
+        unknown = [tp for tp, offset in found.items() if offset is None]
+        if unknown:
+            found.update(await self._ensure_consumer().end_offsets(unknown))
+        return found
+
+
 class LaneConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer with batch lanes for some topics (see the module doc)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lane_running: asyncio.Future[None] | None = None
+
+    def _new_consumer_thread(self) -> Any:
+        return StableHighwaterThread(self, loop=self.loop, beacon=self.beacon)
 
     @property
     def lanes(self) -> dict[str, LaneHandler]:
