@@ -394,18 +394,19 @@ def judge(
         f"post-warm-up window: {float(steady[0]['t_s']) / 60:.1f}-"
         f"{float(steady[-1]['t_s']) / 60:.1f} min, {len(steady)} samples"
     )
+    xs = [float(r["t_s"]) for r in steady]
     for name in names:
         key = f"rss_mib_{name}"
         first = statistics.median(float(r[key]) for r in steady[:3])
         last = statistics.median(float(r[key]) for r in steady[-3:])
         growth = (last - first) / first if first else float("inf")
+        trend = slope(xs, [float(r[key]) for r in steady]) * 60
         ok = growth < RSS_GOAL
         passed &= ok
         lines.append(
             f"RSS {name}: {first:.1f} -> {last:.1f} MiB, growth {growth:+.1%} "
-            f"(goal < {RSS_GOAL:.0%}): {'PASS' if ok else 'FAIL'}"
+            f"(goal < {RSS_GOAL:.0%}): {'PASS' if ok else 'FAIL'}; fitted {trend:+.2f} MiB/min"
         )
-    xs = [float(r["t_s"]) for r in steady]
     for topic, key, rate_key in (
         (FRAMES, "lag_frames", "frames_in_per_s"),
         (EVENTS, "lag_events", "events_in_per_s"),
@@ -529,6 +530,19 @@ async def run(args: argparse.Namespace, work: Path) -> bool:
     return verdict.passed
 
 
+def rejudge(path: Path, args: argparse.Namespace) -> bool:
+    """Print the verdict on a CSV of an earlier run (its plot is left as it is)."""
+    with path.open(newline="") as handle:
+        rows: list[dict[str, float | str]] = list(csv.DictReader(handle))
+    workers = sum(1 for key in rows[0] if key.startswith("loop_lag_p99_ms_worker"))
+    names = ["gateway", *(f"worker{i}" for i in range(1, workers + 1)), "broker"]
+    verdict = judge(rows, names, args.lag_tolerance_s)
+    for line in verdict.lines:
+        print(f"[soak] {line}")
+    print(f"[soak] overall: {'PASS' if verdict.passed else 'FAIL'}")
+    return verdict.passed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0)
@@ -547,7 +561,12 @@ def main() -> None:
     )
     parser.add_argument("--out", default="bench/results/soak", help="CSV and PNG path stem")
     parser.add_argument("--quick", action="store_true", help="3 minutes, 1 of warm-up")
+    parser.add_argument(
+        "--judge", metavar="CSV", default=None, help="judge a CSV written before; no run"
+    )
     args = parser.parse_args()
+    if args.judge:
+        sys.exit(0 if rejudge(Path(args.judge), args) else 1)
     if args.quick:
         args.minutes, args.warmup_minutes = 3.0, 1.0
     with tempfile.TemporaryDirectory(prefix="camguard-soak-") as tmp:
