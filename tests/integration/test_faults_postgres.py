@@ -2,8 +2,9 @@
 
 Events flow the whole time. While PostgreSQL is down the worker keeps folding events (its
 camera views keep counting: the health publisher does not stall the events path) and stays
-up; once PostgreSQL is back, each camera's row gets the latest snapshot, i.e. the count of
-every event produced, including those folded during the outage.
+up; once PostgreSQL is back, each camera's row gets the worker's latest snapshot, which
+counts every event produced, including those folded during the outage (at least once: a
+rebalance may fold some twice, and the row must then say so too).
 
 The outage lasts ``CAMGUARD_FAULT_PG_DOWN_S`` seconds: 60 in ``make test`` (CI time), 300 —
 the 5 minutes of the issue — with ``make faults``.
@@ -130,15 +131,20 @@ async def test_postgres_down_does_not_stall_health_and_the_latest_snapshot_lands
             await sender
             final = dict(produced)
 
-            async def caught_up() -> bool | None:
-                views = await counted()
-                return True if views == final else None
+            async def caught_up() -> dict[str, int] | None:
+                views = await counted()  # at least once: a rebalance may fold some twice
+                return views if all(views.get(c, 0) >= final[c] for c in cameras) else None
 
-            await eventually(caught_up, 120, "the worker to fold every event")
+            try:
+                await eventually(caught_up, 180, "the worker to fold every event")
+            except AssertionError:
+                print("views", await counted(), "produced", final, worker.tail(), sep="\n")
+                raise
 
             async def latest_landed() -> dict[str, dict[str, Any]] | None:
+                views = await counted()  # the worker's latest snapshot, events stopped
                 found = await rows(own_postgres.dsn, cameras)
-                done = all(found.get(c, {}).get("frames_processed") == final[c] for c in cameras)
+                done = all(found.get(c, {}).get("frames_processed") == views[c] for c in cameras)
                 return found if done else None
 
             try:
@@ -151,4 +157,4 @@ async def test_postgres_down_does_not_stall_health_and_the_latest_snapshot_lands
         await asyncio.gather(sender, return_exceptions=True)
         await producer.stop()
         worker.stop()
-    assert {c: landed[c]["frames_processed"] for c in cameras} == final
+    assert all(landed[c]["frames_processed"] >= final[c] for c in cameras), (landed, final)
