@@ -24,7 +24,8 @@ generator, not the worker). The worker's CPU (cores, from /proc) is reported per
         [--events-steps 250 500 1000 2000 4000 8000] [--settle-s 15] [--measure-s 60]
         [--out bench/results/capacity]
 
-``--quick``: 10 s settle, 30 s windows, up to 3 frame cameras and 3 event steps.
+``--quick``: 10 s settle, 30 s windows, up to 3 frame cameras and 3 event steps. ``--keep-going``
+runs every frames step even past the first that falls behind (the saturated throughput).
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ async def frames_phase(work: Path, args: argparse.Namespace) -> list[Step]:
                 stack, "frames", cameras, cameras * FPS, FRAMES, ANONYMIZED, args
             )
             steps.append(step)
-            if step.verdict != "sustained":
+            if step.verdict != "sustained" and not args.keep_going:
                 break
     finally:
         stack.stop()
@@ -281,7 +282,8 @@ def summary(steps: list[Step], phase: str) -> str:
         return f"{phase}: not run"
     ok = [s for s in ran if s.verdict == "sustained"]
     best = ok[-1].cameras if ok else 0
-    last = ran[-1]
+    first_short = next((s for s in ran if s.verdict != "sustained"), None)
+    last = first_short or ran[-1]
     if last.verdict == "sustained":
         tail = f"every step sustained; capacity >= {best} (raise the steps)"
     elif last.verdict == "input short":
@@ -296,6 +298,9 @@ def summary(steps: list[Step], phase: str) -> str:
             f"lag grows at {last.cameras}: capacity {best} cameras per worker (at that step it "
             f"consumed {done:.1f}/s = {done / per_camera:.1f} cameras' worth)"
         )
+    if phase == "frames" and len(ran) > 1:
+        outs = ", ".join(f"{s.cameras}: {s.out_per_s:.1f}" for s in ran)
+        tail += f"; frames/s out by cameras: {outs}"
     return f"{phase}: {tail}"
 
 
@@ -386,6 +391,11 @@ def main() -> None:
     parser.add_argument("--measure-s", type=float, default=60.0)
     parser.add_argument("--tolerance-s", type=float, default=3.0)
     parser.add_argument("--out", default="bench/results/capacity", help="CSV and PNG path stem")
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="frames: run every step up to --frames-max even past saturation (its throughput)",
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
