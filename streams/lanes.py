@@ -21,8 +21,9 @@ A lane keeps everything Faust does *around* a message and drops the per-message 
   offset; handlers must tolerate that replay, as table handlers do with source offsets).
 
 The hooks are the aiokafka driver's ``Consumer`` and consumer thread (subclassed) and
-``App._new_transport``; they touch the consumer's offset bookkeeping by name, so faust-streaming is pinned to 0.15.x
-and tests/integration/test_events_lane.py runs the lane against a real broker.
+``App._new_transport``; they touch the consumer's offset bookkeeping by name, so
+faust-streaming is pinned to 0.15.x and tests/integration/test_events_lane.py runs the lane
+against a real broker.
 """
 
 from __future__ import annotations
@@ -99,11 +100,18 @@ class LaneConsumer(faust_aiokafka.Consumer):
         generation = self.app.consumer_generation_id
         # Skipped batches are read again: the flow stops only for a rebalance, and a lane
         # partition is inactive only while tables recover (the conductor's buffer-full pause
-        # never applies: lane records never reach a channel); both end with Faust's recovery
-        # seeking every assigned partition back to its committed offset (perform_seek).
-        if self.should_stop or not self.flow_active:
+        # never applies: lane records never reach a channel). Faust's recovery seeks back
+        # only partitions with a committed offset, so a skipped batch seeks back itself.
+        if self.should_stop:
             return
-        if active is not None and tp not in active and tp not in self._buffered_partitions:
+        inactive = active is not None and tp not in active and tp not in self._buffered_partitions
+        if not self.flow_active or inactive:
+            # Read again from the batch's first record. Faust's seek after recovery only moves
+            # partitions that have a committed offset: those of a fresh group (none yet) kept
+            # the fetch position past these records, which were lost (a worker started while
+            # events flowed never counted its first events).
+            if tp in self.assignment():
+                await self.seek(tp, batch[0].offset)
             return
         read = self._read_offset[tp]
         fresh = [record for record in batch if read is None or record.offset >= read]
