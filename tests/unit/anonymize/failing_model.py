@@ -1,8 +1,9 @@
 """A tiny real ONNX model that fails inside onnxruntime on some input shapes.
 
 It has CenterFace's derived interface (uint8 BGR ``[B, H, W, 3]`` in; heatmap, scale and offset
-at stride 4 out) and finds nothing, but its heatmap is added to a ``[1, 1, GOOD_CANVAS[0] // 4, GOOD_CANVAS[1] // 4]`` constant:
-on any other canvas, at any batch size, onnxruntime itself raises
+at stride 4 out) and finds nothing, but its heatmap is added to a constant of shape
+``[1, 1, GOOD_CANVAS[0] // 4, GOOD_CANVAS[1] // 4]``: on any other canvas, at any batch size,
+onnxruntime itself raises
 (``RuntimeException`` / ``InvalidArgument`` from ``onnxruntime_pybind11_state``, which derive
 from ``Exception``, not ``RuntimeError``). Tests use it to drive the fail-closed paths with the
 real library's real errors.
