@@ -76,6 +76,24 @@ class LaneConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> Any:
         return StableHighwaterThread(self, loop=self.loop, beacon=self.beacon)
 
+    async def seek_to_committed(self) -> Any:
+        """Faust's seek to committed offsets, and source partitions with none to their start.
+
+        aiokafka's ``seek_to_committed`` leaves a partition without a committed offset (a
+        fresh group) where the fetcher got to, and what was fetched there while tables
+        recovered was never processed: a worker started while frames flowed lost its first
+        frames (tests/integration/test_faults.py). With ``earliest`` they are read from the
+        start, as the reset policy promises; changelogs are recovery's business.
+        """
+        committed: Any = await super().seek_to_committed()
+        if self.app.conf.consumer_auto_offset_reset == "earliest":
+            changelogs = self.app.tables.changelog_topics
+            fresh = [tp for tp, offset in committed.items() if not offset]
+            fresh = [tp for tp in fresh if tp.topic not in changelogs]
+            if fresh:
+                await self._thread.seek_to_beginning(*fresh)
+        return committed
+
     @property
     def lanes(self) -> dict[str, LaneHandler]:
         return lanes_of(self.app)
