@@ -120,28 +120,19 @@ class CircuitBreaker:
 
     def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` through the breaker; raise :class:`CircuitOpenError` when refused."""
-        if self._state.state is _CLOSED and self._untimed:
-            # The common case: closed (an Acquire changes nothing), no latency to measure, so
-            # no clock read; a success is the closed-success fold of step, inlined.
+        if self._state.state is not _CLOSED:
+            self._admit()  # closed: an Acquire changes nothing (and the call is saved)
+        if self._untimed:  # no latency to measure: no clock read around fn
             try:
                 result = fn(*args, **kwargs)
             except Exception as exc:
                 self.record_failure(type(exc).__name__)
                 raise
             state = self._state  # fn may have moved it (a re-entrant call, another thread)
-            if state.state is _CLOSED:
+            if state.state is _CLOSED:  # the common case: step's closed-success fold, inlined
                 self._state = closed_success(state, self._config)
             else:
                 self._apply(_SUCCESS, self._clock())
-            return result
-        self._admit()
-        if self._untimed:
-            try:
-                result = fn(*args, **kwargs)
-            except Exception as exc:
-                self.record_failure(type(exc).__name__)
-                raise
-            self._apply(_SUCCESS, self._clock())
             return result
         started = self._clock()
         try:
