@@ -81,15 +81,15 @@ class LaneConsumer(faust_aiokafka.Consumer):
 
         aiokafka's ``seek_to_committed`` leaves a partition without a committed offset (a
         fresh group) where the fetcher got to, and what was fetched there while tables
-        recovered was never processed: a worker started while frames flowed lost its first
-        frames (tests/integration/test_faults.py). With ``earliest`` they are read from the
-        start, as the reset policy promises; changelogs are recovery's business.
+        recovered was never processed: a worker started while frames or events flowed lost
+        its first records (tests/integration/test_faults.py, the events lane's skipped
+        batches). With ``earliest`` they are read from the start, as the reset policy
+        promises; changelogs are recovery's business.
         """
         committed: Any = await super().seek_to_committed()
         if self.app.conf.consumer_auto_offset_reset == "earliest":
             changelogs = self.app.tables.changelog_topics
-            fresh = [tp for tp, offset in committed.items() if not offset]
-            fresh = [tp for tp in fresh if tp.topic not in changelogs]
+            fresh = [tp for tp, at in committed.items() if not at and tp.topic not in changelogs]
             if fresh:
                 await self._thread.seek_to_beginning(*fresh)
         return committed
@@ -118,18 +118,12 @@ class LaneConsumer(faust_aiokafka.Consumer):
         generation = self.app.consumer_generation_id
         # Skipped batches are read again: the flow stops only for a rebalance, and a lane
         # partition is inactive only while tables recover (the conductor's buffer-full pause
-        # never applies: lane records never reach a channel). Faust's recovery seeks back
-        # only partitions with a committed offset, so a skipped batch seeks back itself.
-        if self.should_stop:
+        # never applies: lane records never reach a channel); both end with Faust's recovery
+        # seeking every assigned partition back to its committed offset, or to its start
+        # when it has none (perform_seek, seek_to_committed below).
+        if self.should_stop or not self.flow_active:
             return
-        inactive = active is not None and tp not in active and tp not in self._buffered_partitions
-        if not self.flow_active or inactive:
-            # Read again from the batch's first record. Faust's seek after recovery only moves
-            # partitions that have a committed offset: those of a fresh group (none yet) kept
-            # the fetch position past these records, which were lost (a worker started while
-            # events flowed never counted its first events).
-            if tp in self.assignment():
-                await self.seek(tp, batch[0].offset)
+        if active is not None and tp not in active and tp not in self._buffered_partitions:
             return
         read = self._read_offset[tp]
         fresh = [record for record in batch if read is None or record.offset >= read]
