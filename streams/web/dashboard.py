@@ -438,7 +438,7 @@ async def read_recent_transitions(
     since_s: float,
     max_records: int = 100_000,
 ) -> int:
-    """Pass every record of ``camera.breaker.transitions`` written after ``since_s`` (epoch s)
+    """Pass every record of ``camera.breaker.transitions`` stamped since ``since_s`` (epoch s)
     to ``observe(key, value)``, up to the topic's end as of now; return how many. A consumer
     of no group (nothing committed), every partition: a restarted worker's timelines."""
     admin = AIOKafkaAdminClient(
@@ -465,7 +465,8 @@ async def read_recent_transitions(
     await consumer.start()
     try:
         consumer.assign(tps)
-        starts = await consumer.offsets_for_times(dict.fromkeys(tps, int(since_s * 1000)))
+        since_ms = int(since_s * 1000)
+        starts = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
         ends = await consumer.end_offsets(tps)
         pending: dict[TopicPartition, int] = {}
         for tp in tps:
@@ -478,7 +479,9 @@ async def read_recent_transitions(
             batches = await consumer.getmany(*pending, timeout_ms=500, max_records=2000)
             for tp, messages in batches.items():
                 for message in messages:
-                    if message.offset < pending.get(tp, 0):
+                    # offsets_for_times gives the first record stamped since ``since_s``, but
+                    # timestamps are not ordered in a partition: an older record can follow it
+                    if message.offset < pending.get(tp, 0) and message.timestamp >= since_ms:
                         observe(message.key, message.value)
                         read += 1
                 if messages and messages[-1].offset + 1 >= pending.get(tp, 0):

@@ -373,10 +373,17 @@ def test_two_workers_answer_for_the_whole_fleet(
                 image = cv2.imdecode(np.frombuffer(answer.content, np.uint8), cv2.IMREAD_COLOR)
                 assert image is not None, f"{camera}'s preview is no JPEG"
             assert client.get(f"{first.url}/api/dashboard/previews/nobody-{RUN}").status_code == 404
-            query = {"cameras": ",".join(cameras)}
-            series = client.get(f"{second.url}/api/dashboard/series", params=query).json()
-            assert sorted(s["camera_id"] for s in series["series"]) == sorted(cameras)
-            assert all(len(s["t"]) >= 1 for s in series["series"])
+
+        def sampled(body: Any) -> bool:
+            found = {s["camera_id"]: s for s in body["series"]}
+            return all(len(found.get(c, {}).get("t", ())) >= 1 for c in cameras)
+
+        # a camera's series has its first point at the owner's next sample (every second), which
+        # can come after its first preview: the previews above need no sample, series do
+        url = f"{second.url}/api/dashboard/series?cameras={','.join(cameras)}"
+        series = _wait_json(url, sampled, 30, "every camera sampled", second.proc)
+        assert sorted(s["camera_id"] for s in series["series"]) == sorted(cameras)
+        assert not series["partial"]
     finally:
         gateway.terminate()
         try:
@@ -412,7 +419,10 @@ def test_a_started_worker_reads_back_the_last_windows_transitions(
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
         await producer.start()
         try:
-            for at_ms, to_state in ((now_ms - 3_600_000, "OPEN"), (now_ms - 120_000, "OPEN")):
+            # timestamps are not ordered in a partition: the hour-old record sits between two
+            # of the window, after the one the broker's time index finds for the window's start
+            stamped = ((now_ms - 180_000, "OPEN"), (now_ms - 3_600_000, "OPEN"))
+            for at_ms, to_state in (*stamped, (now_ms - 120_000, "HALF_OPEN")):
                 await producer.send(
                     "camera.breaker.transitions",
                     key=camera.encode(),
@@ -446,7 +456,8 @@ def test_a_started_worker_reads_back_the_last_windows_transitions(
         assert found, f"{camera} never sampled:\n{worker.tail()}"
         (series,) = found
         assert [(t["to_state"], round(t["at"] * 1000)) for t in series["transitions"]] == [
-            ("OPEN", now_ms - 120_000)
+            ("OPEN", now_ms - 180_000),
+            ("HALF_OPEN", now_ms - 120_000),
         ]
     finally:
         worker.stop()
