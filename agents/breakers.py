@@ -29,8 +29,6 @@ import faust
 from faust.streams import current_event
 
 from streams.app import CamguardApp
-from streams.policy.table import TABLE_NAME as POLICIES_TABLE
-from streams.policy.table import policy_manager_of
 from streams.resilience.breaker import Transition
 from streams.resilience.camera import (
     CameraConfig,
@@ -70,11 +68,10 @@ def configure_runtime(
     Camera configs follow the worker's ``policies`` table (live policy changes).
     """
     base = CameraConfig.from_settings(cg.settings)
-    policies = cg.tables.by_name.get(POLICIES_TABLE)
     runtime = CameraRuntime(
         base,
         CameraTables.of(cg.tables.by_name),
-        CameraConfigs(base, None if policies is None else policy_manager_of(policies)),
+        CameraConfigs(base, cg.policies),
         clock or time.time,
         rng or random.Random(),
     )

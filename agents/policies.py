@@ -7,6 +7,9 @@
   service.policies in its own consumer group (``<app_id>-policy-validator``), so each partition
   is checked by exactly one worker and committed offsets survive restarts. (Faust's GlobalTable
   gives every worker every partition, and the leader topic is disabled, so neither can elect.)
+- A worker that could not read service.policies at start (agents/worker.py) has no table: its
+  manager follows the topic through a retrying reader, and until that has read the topic the
+  privacy lookup fails, so every frame is blurred with every kind (fail closed, version null).
 
 Agents read policies per message through :func:`policy_manager`::
 
@@ -19,6 +22,7 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 
 from streams.app import POLICIES, CamguardApp
 from streams.codec import CodecError
@@ -27,15 +31,16 @@ from streams.kafka_security import aiokafka_kwargs
 from streams.policy.exceptions import PolicyError
 from streams.policy.manager import PolicyManager
 from streams.policy.records import decode_policy_message
-from streams.policy.table import policy_manager_of
 
 log = logging.getLogger(__name__)
 CONSUMER = "policies"
 
 
 def policy_manager(cg: CamguardApp) -> PolicyManager:
-    """The PolicyManager of this worker (fed by the ``policies`` GlobalTable)."""
-    return policy_manager_of(cg.tables.by_name["policies"])
+    """The PolicyManager of this worker (see :attr:`CamguardApp.policies`)."""
+    if cg.policies is None:
+        raise RuntimeError("an app without policies: build it with streams.app.build_app")
+    return cg.policies
 
 
 async def validate_batch(
@@ -52,8 +57,21 @@ async def validate_batch(
     return refused
 
 
+VALIDATOR_RETRY_S = 5.0
+
+
 async def run_validator(cg: CamguardApp, manager: PolicyManager) -> None:
-    """Consume service.policies in the validator group until cancelled."""
+    """Consume service.policies in the validator group until cancelled; a failure of the
+    broker (the topic unreadable, an outage) restarts the consumer after a pause."""
+    while True:
+        try:
+            await _validate_until_failure(cg, manager)
+        except KafkaError as exc:
+            log.warning("policy validator: %r; restarting in %.0f s", exc, VALIDATOR_RETRY_S)
+        await asyncio.sleep(VALIDATOR_RETRY_S)
+
+
+async def _validate_until_failure(cg: CamguardApp, manager: PolicyManager) -> None:
     consumer = AIOKafkaConsumer(
         POLICIES,
         bootstrap_servers=cg.settings.bootstrap_servers,
@@ -76,13 +94,20 @@ async def run_validator(cg: CamguardApp, manager: PolicyManager) -> None:
 
 def install(cg: CamguardApp) -> PolicyManager:
     """Count refused records and changes, start the validator; return the manager."""
-    table = cg.tables.by_name["policies"]
-    manager = policy_manager_of(table)
+    manager = policy_manager(cg)
+    table = cg.tables.by_name.get("policies")
+    if table is not None:
 
-    async def rejected(message: RawMessage, error: Exception) -> None:
-        cg.count("policies.rejected")
+        async def rejected(message: RawMessage, error: Exception) -> None:
+            cg.count("policies.rejected")
 
-    table.on_rejected = rejected
+        table.on_rejected = rejected
+    else:  # no table: the topic was unreadable at start; follow it until it is readable
+
+        async def follow_policies() -> None:
+            await manager.follow()
+
+        cg.app.task(follow_policies)
     manager.on_change(lambda key, row: cg.count("policies.changes"))
 
     async def policy_validator() -> None:

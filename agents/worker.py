@@ -17,8 +17,10 @@ from agents import frames as frame_agents
 from agents import health as health_agents
 from agents import policies as policy_agents
 from streams import gctune
-from streams.app import CamguardApp, TopicSpec, build_app, topic_specs
-from streams.kafka_security import check_broker
+from streams.app import POLICIES, CamguardApp, TopicSpec, build_app, topic_specs
+from streams.kafka_security import aiokafka_kwargs, check_broker
+from streams.policy.kafka_io import KafkaPolicySource, probe_topic
+from streams.policy.sources import PolicySource, RetryingSource
 from streams.resilience.changelogs import changelog_topic_specs
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -30,9 +32,10 @@ from streams.web import openapi as openapi_views
 from streams.web import policies as policy_views
 
 
-def build_worker(settings: Settings) -> CamguardApp:
-    """The app with all agents and views installed (nothing runs until the worker starts)."""
-    cg = build_app(settings)
+def build_worker(settings: Settings, policy_source: PolicySource | None = None) -> CamguardApp:
+    """The app with all agents and views installed (nothing runs until the worker starts);
+    ``policy_source``: see :func:`streams.app.build_app`."""
+    cg = build_app(settings, policy_source=policy_source)
     health_views.install(cg)
     metrics_views.install(cg)
     dashboard_views.install(cg)
@@ -128,11 +131,42 @@ class CamguardWorker(faust.Worker):
             gctune.freeze_long_lived()
 
 
+async def policies_at_start(settings: Settings) -> PolicySource | None:
+    """None when service.policies can be read now (the ``policies`` GlobalTable feeds the
+    worker, and frames wait for its recovery as for any table); else a retrying reader of it.
+
+    A topic this worker may not read (an ACL), or one the broker says is missing, would hold
+    Faust's recovery, and every frame with it, until someone fixes it. Instead the worker
+    starts without the table: until the reader has read the topic, every frame is blurred
+    with every kind, with policy version null (the privacy lookup's fail-closed answer); then
+    the policies
+    apply as usual, without a restart. Said once here at ERROR, on GET /policies
+    (``ready: false``) and in the counters (``frames.privacy_lookup_failed.policies_not_loaded``).
+    """
+    security = aiokafka_kwargs(settings)
+    probe = await probe_topic(settings.bootstrap_servers, POLICIES, security=security)
+    if not probe.refused:  # readable, or no broker yet: Faust waits for the broker as usual
+        return None
+    log.error(
+        "cannot read %s at start (%s): frames are served fail-closed (every kind blurred, "
+        "policy version null) until it is read; retrying every %.0f s",
+        POLICIES,
+        probe.detail,
+        POLICY_RETRY_S,
+    )
+    reader = KafkaPolicySource(settings.bootstrap_servers, POLICIES, security=security)
+    return RetryingSource(reader, POLICY_RETRY_S)
+
+
+POLICY_RETRY_S = 5.0
+
+
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run a worker in the foreground until SIGTERM/SIGINT."""
     asyncio.run(preflight(settings))
+    policy_source = asyncio.run(policies_at_start(settings))
     gctune.configure(settings.gc_gen0_threshold)
-    cg = build_worker(settings)
+    cg = build_worker(settings, policy_source)
     worker = CamguardWorker(cg.app, settings, loglevel=loglevel, redirect_stdouts=False)
     # Faust's terminal spinner sets the root logger to DEBUG for good when the level is WARN or
     # above (every debug call then builds a LogRecord); a service has no use for a spinner.

@@ -25,7 +25,9 @@ import faust
 from streams.codec import AvroCodec
 from streams.kafka_security import faust_credentials
 from streams.lanes import LaneApp
-from streams.policy.table import declare_policy_table
+from streams.policy.manager import PolicyManager
+from streams.policy.sources import PolicySource
+from streams.policy.table import declare_policy_table, policy_manager_of
 from streams.resilience.tables import declare_resilience_tables
 from streams.settings import Settings
 
@@ -90,6 +92,9 @@ class CamguardApp:
     topics: Topics
     tables: Tables
     codec: AvroCodec
+    policies: PolicyManager | None = None
+    """This worker's policies: fed by the ``policies`` GlobalTable, or by a retrying reader
+    of the topic when the worker could not read it at start (see :func:`build_app`)."""
     counters: dict[str, int] = field(default_factory=dict)
     gauges: dict[str, float] = field(default_factory=dict)
 
@@ -158,13 +163,17 @@ def _declare_topics(app: faust.App, settings: Settings) -> Topics:
     )
 
 
-def _declare_tables(app: faust.App, settings: Settings, topics: Topics) -> Tables:
+def _declare_tables(
+    app: faust.App, settings: Settings, topics: Topics, policy_table: bool = True
+) -> Tables:
     tables = Tables()
     # --- tables: declare below, one block per owning package -----------------------------
     # --- policies (owner: streams/policy, agents/policies.py) ----------------------------
     # GlobalTable "policies" fed by the compacted service.policies: every worker holds every
-    # policy and applies changes as they arrive (no restart).
-    tables.by_name["policies"] = declare_policy_table(app, settings, topics.policies)
+    # policy and applies changes as they arrive (no restart). Not declared when the topic was
+    # unreadable at start: Faust's recovery would wait for it forever, frames with it.
+    if policy_table:
+        tables.by_name["policies"] = declare_policy_table(app, settings, topics.policies)
     # --- end policies ----------------------------------------------------------------------
     # --- resilience (owner: streams/resilience, agents/events.py, agents/breakers.py) -------
     # Tables "breakers" and "camera_health": changelog-backed, keyed by camera_id, with
@@ -174,9 +183,21 @@ def _declare_tables(app: faust.App, settings: Settings, topics: Topics) -> Table
     return tables
 
 
-def build_app(settings: Settings, codec: AvroCodec | None = None) -> CamguardApp:
-    """Create the Faust app, its topics and tables from ``settings``."""
+def build_app(
+    settings: Settings, codec: AvroCodec | None = None, policy_source: PolicySource | None = None
+) -> CamguardApp:
+    """Create the Faust app, its topics and tables from ``settings``.
+
+    ``policy_source``: feed the policies from it instead of the ``policies`` GlobalTable (a
+    worker that could not read service.policies at start); until its backlog is in, the
+    privacy lookup fails and frames are blurred with every kind (fail closed).
+    """
     app = LaneApp(settings.app_id, **faust_options(settings))
     topics = _declare_topics(app, settings)
-    tables = _declare_tables(app, settings, topics)
-    return CamguardApp(app, settings, topics, tables, codec or AvroCodec())
+    tables = _declare_tables(app, settings, topics, policy_table=policy_source is None)
+    if policy_source is None:
+        policies = policy_manager_of(tables.by_name["policies"])
+    else:
+        policies = PolicyManager.from_settings(settings, source=policy_source)
+        policies.fail_closed_until_ready = True
+    return CamguardApp(app, settings, topics, tables, codec or AvroCodec(), policies)

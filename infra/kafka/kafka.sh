@@ -16,6 +16,9 @@
 #   --sasl-user U --sasl-password W
 #                           the one user of that listener (SCRAM users are added at format time)
 #   --ssl-port P            an SSL listener that requires a client certificate signed by the CA
+#   --acls                  Kafka's StandardAuthorizer: a resource with no ACL is open to all,
+#                           User:ANONYMOUS (the PLAINTEXT and controller listeners) is a super
+#                           user; ACLs (e.g. a DENY for the SASL user) restrict the rest
 #
 # Environment: CAMGUARD_CACHE (default ~/.cache/camguard), KAFKA_PORT (default 9092),
 # KAFKA_DIR (run folder, default $CAMGUARD_CACHE/run/kafka-<port>), KAFKA_HEAP (default 512m).
@@ -34,6 +37,7 @@ sasl_ssl_port=""
 ssl_port=""
 sasl_user=""
 sasl_password=""
+acls=0
 java="${JAVA:-java}"   # JAVA=/path/to/jdk17/bin/java selects another JDK
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
@@ -68,6 +72,7 @@ parse() {
       --ssl-port) ssl_port="$2"; shift 2;;
       --sasl-user) sasl_user="$2"; shift 2;;
       --sasl-password) sasl_password="$2"; shift 2;;
+      --acls) acls=1; shift;;
       *) die "unknown option $1";;
     esac
   done
@@ -188,6 +193,13 @@ log.segment.bytes=67108864
 PROPS
   if [ "$fresh" = 1 ] && [ -n "$sasl_ssl_port$ssl_port" ]; then
     secured_properties >> "$dir/server.properties"
+  fi
+  if [ "$fresh" = 1 ] && [ "$acls" = 1 ]; then
+    cat >> "$dir/server.properties" <<PROPS
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=true
+super.users=User:ANONYMOUS
+PROPS
   fi
   cat > "$dir/log4j.properties" <<PROPS
 log4j.rootLogger=INFO, file

@@ -35,6 +35,14 @@ class PolicyError(CamguardError):
     status = 400
 
 
+class PoliciesNotLoadedError(PolicyError):
+    """The worker has not read service.policies yet (unreachable at start): the privacy path
+    answers with this, and the frame is blurred with every kind (fail closed)."""
+
+    reason = "policies_not_loaded"
+    status = 503
+
+
 class InvalidPolicyConfigError(PolicyError):
     """A policy config has a wrong type or value for its policy_type.
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, UnknownTopicOrPartitionError, for_code
 
 from streams.policy.exceptions import PolicyError
 from streams.policy.sources import Apply
@@ -56,7 +58,10 @@ class KafkaPolicySource:
         finally:
             await admin.close()
         partitions = sorted(int(p["partition"]) for p in meta.get("partitions", []))
-        if meta.get("error_code") or not partitions:
+        error_code = int(meta.get("error_code") or 0)
+        if error_code and error_code != UnknownTopicOrPartitionError.errno:
+            raise for_code(error_code)(f"describing {self.topic}")  # e.g. not authorized
+        if error_code or not partitions:
             raise PolicyTopicMissingError(
                 f"topic {self.topic} not found; create it with `camguard kafka topics`"
             )
@@ -115,6 +120,32 @@ async def read_topic(
     source = KafkaPolicySource(bootstrap_servers, topic, follow=False, security=security)
     await asyncio.wait_for(source.run(keep, asyncio.Event()), timeout_s)
     return out
+
+
+@dataclass(frozen=True)
+class TopicProbe:
+    """What reading a topic to its end just now gave: ``refused`` when the broker answered
+    with an error (not authorized, missing topic), not when it could not be reached."""
+
+    readable: bool
+    refused: bool
+    detail: str
+
+
+async def probe_topic(
+    bootstrap_servers: str,
+    topic: str = POLICIES_TOPIC,
+    timeout_s: float = 20.0,
+    security: Mapping[str, Any] | None = None,
+) -> TopicProbe:
+    """Read ``topic`` to its end once: what a worker checks before it starts."""
+    try:
+        await read_topic(bootstrap_servers, topic, timeout_s, security)
+    except (TimeoutError, KafkaConnectionError) as exc:
+        return TopicProbe(False, False, f"broker not reachable: {type(exc).__name__} {exc}")
+    except Exception as exc:  # the broker's refusal, whatever its class: it is the answer
+        return TopicProbe(False, True, f"{type(exc).__name__}: {exc}")
+    return TopicProbe(True, False, f"{topic} read to its end")
 
 
 async def read_policy_topic(

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from streams.codec import AvroCodec, CodecError
 from streams.policy.book import Outcome, PolicyBook
 from streams.policy.crypto import PolicyCipher
-from streams.policy.exceptions import PolicyError
+from streams.policy.exceptions import PoliciesNotLoadedError, PolicyError
 from streams.policy.models import (
     POLICY_MODELS,
     Policy,
@@ -92,6 +92,7 @@ class PolicyManager:
         rows: PolicyRowStore | None = None,
         refresh_interval_s: float | None = None,
         refresh_retry_s: float = 5.0,
+        fail_closed_until_ready: bool = False,
     ) -> None:
         self.service_name = service_name
         self.codec = codec or AvroCodec()
@@ -121,6 +122,7 @@ class PolicyManager:
         self._refresh_due = float("-inf")
         self._refresh_error: Exception | None = None
         self._loaded = False
+        self.fail_closed_until_ready = fail_closed_until_ready
 
     @classmethod
     def from_settings(
@@ -293,7 +295,12 @@ class PolicyManager:
         """The privacy policy for a frame and the version to stamp on the output.
 
         The version is that of the most specific row applied; None means settings defaults.
+        With ``fail_closed_until_ready``, raises :class:`PoliciesNotLoadedError` until the
+        source's backlog is applied: no frame is served by defaults that a stricter policy
+        row, not yet read, would override.
         """
+        if self.fail_closed_until_ready and not self.ready.is_set():
+            raise PoliciesNotLoadedError(f"service {self.service_name}: policies not read yet")
         return self.typed(PrivacyPolicy, "privacy", org_id, camera_id)
 
     def policy_types(self) -> list[str]:
@@ -357,6 +364,12 @@ class PolicyManager:
         """The initial backlog has been applied (called by the feeding side)."""
         self.ready.set()
 
+    async def follow(self) -> None:
+        """Apply the source's messages until cancelled (``ready`` once its backlog is in)."""
+        if self._source is None:
+            raise ValueError("follow() needs a manager built with source=")
+        await self._source.run(self._apply_quietly, self.ready)
+
     async def start_hot_reload(self, timeout_s: float = 30.0) -> None:
         """Start following the source (or polling the row store); return once its backlog is
         applied (the first read of the table was tried), or on timeout."""
@@ -364,7 +377,7 @@ class PolicyManager:
             return
         if self._source is not None:
             started = self.ready
-            self._task = asyncio.create_task(self._source.run(self._apply_quietly, self.ready))
+            self._task = asyncio.create_task(self.follow())
         elif self._rows is not None:
             started = asyncio.Event()
             self._task = asyncio.create_task(self._poll_rows(started))

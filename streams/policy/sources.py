@@ -2,16 +2,20 @@
 
 A source feeds ``(key, value)`` messages of service.policies into ``apply`` (value ``None`` is
 a tombstone) and sets ``ready`` once it has delivered everything that existed when it started.
-In workers the Faust GlobalTable feeds the manager directly (streams/policy/table.py); a
-standalone process uses :class:`~streams.policy.kafka_io.KafkaPolicySource`; tests use the
-in-memory :class:`MemoryPolicySource`.
+In workers the Faust GlobalTable feeds the manager directly (streams/policy/table.py), unless
+the topic was unreadable at start (then :class:`RetryingSource` over a
+:class:`~streams.policy.kafka_io.KafkaPolicySource`, see agents/worker.py); a standalone
+process uses the KafkaPolicySource; tests use the in-memory :class:`MemoryPolicySource`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 Apply = Callable[[bytes | str | None, bytes | None], object]
 
@@ -40,3 +44,33 @@ class MemoryPolicySource:
         while True:
             key, value = await self._queue.get()
             apply(key, value)
+
+
+class RetryingSource:
+    """``inner``, started again ``retry_s`` after any error (each run re-reads the topic from
+    its start; the manager applies a row it holds as a duplicate). ``last_error`` says why the
+    last failed run ended."""
+
+    def __init__(self, inner: PolicySource, retry_s: float = 5.0) -> None:
+        self.inner = inner
+        self.retry_s = retry_s
+        self.last_error: str | None = None
+        self.attempts = 0
+
+    async def run(self, apply: Apply, ready: asyncio.Event) -> None:
+        while True:
+            self.attempts += 1
+            try:
+                await self.inner.run(apply, ready)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker's refusal, a timeout: retry, never give up
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "policy source failed (attempt %d, %s); retrying in %.0f s",
+                    self.attempts,
+                    self.last_error,
+                    self.retry_s,
+                )
+            await asyncio.sleep(self.retry_s)

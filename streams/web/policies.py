@@ -31,7 +31,6 @@ from streams.policy.manager import PolicyManager
 from streams.policy.models import POLICY_MODELS
 from streams.policy.payload import plan_change
 from streams.policy.publish import PolicyPublisher
-from streams.policy.table import policy_manager_of
 from streams.policy.webhook import WebhookVerifier, parse_body
 from streams.web.endpoints import Endpoint, QueryParam, describe
 
@@ -265,7 +264,9 @@ def _error(view: View, exc: PolicyError) -> Response:
 def install(cg: CamguardApp) -> PolicyManager:
     """Register GET /policies and POST /webhooks/supabase; return the worker's manager."""
     settings = cg.settings
-    manager = policy_manager_of(cg.tables.by_name["policies"])
+    if cg.policies is None:
+        raise ValueError("an app without policies: build it with streams.app.build_app")
+    manager: PolicyManager = cg.policies
     secret = (
         settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else None
     )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
+from aiokafka.errors import TopicAuthorizationFailedError
 
 from streams.codec import AvroCodec, NotAvroError
-from streams.policy.exceptions import InvalidPolicyRecordError
+from streams.policy.exceptions import InvalidPolicyRecordError, PoliciesNotLoadedError
 from streams.policy.manager import PolicyManager
 from streams.policy.models import HealthPolicy, PrivacyPolicy, UnknownPolicy
 from streams.policy.records import row_to_record
 from streams.policy.resolve import PolicyRow
-from streams.policy.sources import MemoryPolicySource
+from streams.policy.sources import Apply, MemoryPolicySource, RetryingSource
 from streams.settings import Settings
 
 CODEC = AvroCodec()
@@ -128,3 +130,52 @@ def test_listeners_hear_changes() -> None:
     stop()
     manager.apply_row(CAM)
     assert heard == [ORG.key]
+
+
+class RefusingSource:
+    """Refuses ``refusals`` times with aiokafka's real authorization error, then delivers."""
+
+    def __init__(self, refusals: int, then: MemoryPolicySource) -> None:
+        self.refusals = refusals
+        self.then = then
+        self.runs = 0
+
+    async def run(self, apply: Apply, ready: asyncio.Event) -> None:
+        self.runs += 1
+        if self.runs <= self.refusals:
+            raise TopicAuthorizationFailedError("service.policies")
+        await self.then.run(apply, ready)
+
+
+async def test_until_its_source_has_read_the_topic_privacy_fails_closed() -> None:
+    """A worker that could not read service.policies at start: the privacy lookup raises (the
+    frames agent then blurs every kind) until the retrying source gets the backlog in."""
+    backlog = MemoryPolicySource()
+    backlog.publish(*message(replace(CAM, config={"face_blur_enabled": False})))
+    refusing = RefusingSource(2, backlog)
+    source = RetryingSource(refusing, retry_s=0.01)
+    manager = PolicyManager("camguard", source=source, fail_closed_until_ready=True)
+    with pytest.raises(PoliciesNotLoadedError) as raised:
+        manager.effective_privacy("acme", "cam-1")
+    assert raised.value.reason == "policies_not_loaded"
+    assert manager.effective("resilience").version is None  # other types: defaults meanwhile
+
+    follower = asyncio.create_task(manager.follow())
+    try:
+        await asyncio.wait_for(manager.ready.wait(), 5)
+        privacy, version = manager.effective_privacy("acme", "cam-1")
+        assert (privacy.face_blur_enabled, version) == (False, 1)
+        assert refusing.runs == 3
+        assert source.attempts == 3
+        assert source.last_error is not None
+        assert "TopicAuthorizationFailed" in source.last_error
+    finally:
+        follower.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await follower
+
+
+def test_without_the_flag_defaults_answer_before_ready() -> None:
+    manager = PolicyManager("camguard")
+    assert not manager.ready.is_set()
+    assert manager.effective_privacy("acme", "cam-1") == (PrivacyPolicy(), None)
