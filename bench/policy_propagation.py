@@ -30,14 +30,14 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.devstack import LocalKafka, free_port
-from streams.policy.testing import (
+from streams.settings import Settings
+from streams.topics import ensure_topics
+from tests.support.policy import (
     WorkerProcess,
     signed_headers,
     supabase_row,
     webhook_body,
 )
-from streams.settings import Settings
-from streams.topics import ensure_topics
 
 SECRET = b"bench-secret"
 ANCHORS = (

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import httpx
 import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.app import ANONYMIZED, DEADLETTER, FRAMES
 from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, free_port
-from tests.integration.worker_process import partitions_of
+from tests.integration.worker_process import Worker, counters, eventually, partitions_of
 
 CODEC = AvroCodec()
 FrameId = tuple[str, int]
@@ -119,7 +120,7 @@ class OutputReader:
     def __init__(self, bootstrap: str, cameras: Iterable[str]) -> None:
         self.cameras = {c.encode() for c in cameras}
         self.output = Output()
-        self._bootstrap = bootstrap
+        self.bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             isolation_level="read_committed",
@@ -127,7 +128,7 @@ class OutputReader:
         )
 
     async def start(self) -> None:
-        partitions = await partitions_of(self._bootstrap, [ANONYMIZED, DEADLETTER])
+        partitions = await partitions_of(self.bootstrap, [ANONYMIZED, DEADLETTER])
         await self._consumer.start()
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
@@ -182,3 +183,61 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+async def diagnose(
+    bootstrap: str, group: str, produced: set[FrameId], out: Output, counters: dict[str, Any]
+) -> str:
+    """What a failed accounting looks like from outside: the frames missing per camera, each
+    output partition's last stable offset (read_committed end) against its high watermark (a
+    gap that stays is a transaction left open), and the group's committed input offsets."""
+    lines = []
+    missing = sorted(set(produced) - set(out.ids()))
+    by_camera: defaultdict[str, list[int]] = defaultdict(list)
+    for camera, seq in missing:
+        by_camera[camera].append(seq)
+    lines.append(f"missing {len(missing)} of {len(produced)}: {dict(by_camera)}")
+    inputs = await partitions_of(bootstrap, [FRAMES])
+    outputs = await partitions_of(bootstrap, [ANONYMIZED])
+    for isolation in ("read_committed", "read_uncommitted"):
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation)
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(outputs)
+            lines.append(f"{ANONYMIZED} ends ({isolation}): {sorted(ends.items())}")
+        finally:
+            await consumer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        committed = {tp.partition: await consumer.committed(tp) for tp in inputs}
+        ends = await consumer.end_offsets(inputs)
+        lines.append(f"{FRAMES} committed by {group}: {committed}")
+        lines.append(f"{FRAMES} ends: { {tp.partition: n for tp, n in ends.items()} }")
+    finally:
+        await consumer.stop()
+    lines.append(f"worker counters: { {k: v for k, v in counters.items() if 'frame' in k} }")
+    return "\n".join(lines)
+
+
+async def until_all_out(
+    reader: OutputReader,
+    produced: set[FrameId],
+    worker: Worker,
+    group: str,
+    within: float,
+    what: str,
+) -> None:
+    """Wait until every frame of ``produced`` is out; on timeout print :func:`diagnose`."""
+
+    async def all_out() -> bool | None:
+        assert worker.proc.poll() is None, worker.tail()
+        return True if set((await reader.poll()).ids()) >= produced else None
+
+    try:
+        await eventually(all_out, within, what)
+    except AssertionError:
+        async with httpx.AsyncClient(timeout=5) as client:
+            found = await counters(client, worker)
+        print(await diagnose(reader.bootstrap, group, produced, await reader.poll(), found))
+        raise

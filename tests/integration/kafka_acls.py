@@ -44,6 +44,15 @@ class Acl:
     host: str = "*"
 
 
+def _bindings(acls: list[Acl]) -> list[tuple[object, ...]]:
+    """Rows of CreateAcls creations, or of DeleteAcls filters (the same fields, in order)."""
+    return [
+        (a.resource_type, a.resource_name, LITERAL, a.principal, a.host, a.operation,
+         a.permission, {})
+        for a in acls
+    ]  # fmt: skip
+
+
 class CreateAclsResponse_v3(Response):  # noqa: N801 - Kafka's message name and version
     API_KEY = 30
     API_VERSION = 3
@@ -91,12 +100,7 @@ class CreateAcls(Request[CreateAclsRequest_v3]):
         self.acls = acls
 
     def build(self, request_struct_class: type[CreateAclsRequest_v3]) -> CreateAclsRequest_v3:
-        rows = [
-            (a.resource_type, a.resource_name, LITERAL, a.principal, a.host, a.operation,
-             a.permission, {})
-            for a in self.acls
-        ]  # fmt: skip
-        return request_struct_class(rows, {})
+        return request_struct_class(_bindings(self.acls), {})
 
 
 class DeleteAclsResponse_v3(Response):  # noqa: N801
@@ -161,12 +165,7 @@ class DeleteAcls(Request[DeleteAclsRequest_v3]):
         self.acls = acls
 
     def build(self, request_struct_class: type[DeleteAclsRequest_v3]) -> DeleteAclsRequest_v3:
-        rows = [
-            (a.resource_type, a.resource_name, LITERAL, a.principal, a.host, a.operation,
-             a.permission, {})
-            for a in self.acls
-        ]  # fmt: skip
-        return request_struct_class(rows, {})
+        return request_struct_class(_bindings(self.acls), {})  # filters that match exactly
 
 
 class AclError(Exception):

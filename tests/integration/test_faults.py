@@ -43,6 +43,7 @@ from tests.integration.faults import (
     produce_frames,
     start_frames_worker,
     stop,
+    until_all_out,
 )
 from tests.integration.worker_process import Worker, eventually, local_cameras, worker_env
 from tests.unit.anonymize.failing_model import BAD_FRAME
@@ -190,14 +191,7 @@ async def inject(broker: LocalKafka | None, worker: Worker) -> None:
         await asyncio.to_thread(broker.start, True)
 
 
-SIGKILL_FLAKY = pytest.mark.skipif(
-    os.environ.get("CAMGUARD_FAULTS_ALL") != "1",
-    reason="not yet reliable: 3 failures in the last 8 runs (timeouts before or after the kill, "
-    "one not established), the cause is open; `make faults` runs it (CAMGUARD_FAULTS_ALL=1)",
-)
-
-
-@pytest.mark.parametrize("fault", [pytest.param("sigkill", marks=SIGKILL_FLAKY), "broker_restart"])
+@pytest.mark.parametrize("fault", ["sigkill", "broker_restart"])
 async def test_exactly_once_frames_and_events_through_a_fault_lose_and_repeat_nothing(
     fault: str, kafka_bootstrap: str, models_dir: Path, tmp_path: Path
 ) -> None:
@@ -257,11 +251,7 @@ async def test_exactly_once_frames_and_events_through_a_fault_lose_and_repeat_no
             workers.append(Worker(env, tmp_path / "w2", tmp_path / "w2.log", loglevel="info"))
         active = workers[-1]
 
-        async def all_out() -> bool | None:
-            assert active.proc.poll() is None, active.tail()
-            return True if set((await reader.poll()).ids()) >= produced else None
-
-        await eventually(all_out, 300, f"every frame after the {fault}")
+        await until_all_out(reader, produced, active, app_id, 300, f"every frame after the {fault}")
         async with httpx.AsyncClient(timeout=5) as client:
 
             async def events_counted() -> dict[str, int] | None:

@@ -35,7 +35,7 @@ from streams.policy.resolve import PolicyRow
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.kafka_acls import Acl, create_acls, delete_acls
-from tests.integration.test_policy_to_pixels import Output, Traffic, face_sharpness
+from tests.integration.test_policy_to_pixels import Output, Traffic, face_sharpness, policies_doc
 from tests.integration.worker_process import Worker, counters, worker_env
 from tests.models.scenes import astronaut_bgr
 
@@ -95,12 +95,6 @@ async def set_policy(bootstrap: str, org: str, camera: str, config: dict[str, An
     )
     async with KafkaPolicySink(bootstrap) as sink:
         await PolicyPublisher(sink, AvroCodec()).publish(row.key, row)
-
-
-async def policies_doc(client: httpx.AsyncClient, worker: Worker, org: str, camera: str) -> dict:
-    answer = await client.get(f"{worker.url}/policies", params={"org_id": org, "camera_id": camera})
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
 
 
 async def test_a_worker_started_without_its_policy_topic_fails_closed_then_catches_up(

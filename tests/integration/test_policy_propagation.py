@@ -21,9 +21,9 @@ from streams.app import DEADLETTER, POLICIES, POLICIES_AUDIT
 from streams.codec import AvroCodec
 from streams.devstack import free_port
 from streams.policy.kafka_io import read_topic
-from streams.policy.testing import WorkerProcess, signed_headers, supabase_row, webhook_body
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from tests.support.policy import WorkerProcess, signed_headers, supabase_row, webhook_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

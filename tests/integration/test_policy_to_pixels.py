@@ -34,11 +34,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from streams.anonymize.blur import laplacian_variance
 from streams.app import ANONYMIZED, FRAMES
 from streams.codec import AvroCodec
-from streams.policy.testing import signed_headers, supabase_row, webhook_body
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.worker_process import Worker, counters, eventually, worker_env
 from tests.models.scenes import ASTRONAUT_FACE, astronaut_bgr
+from tests.support.policy import signed_headers, supabase_row, webhook_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.models, pytest.mark.timeout(420)]
 
@@ -202,15 +202,22 @@ class Traffic:
             raise
 
 
-async def effective_privacy(
+async def policies_doc(
     client: httpx.AsyncClient, worker: Worker, org_id: str, camera_id: str
-) -> tuple[dict[str, Any], int | None]:
-    """The worker's effective privacy policy for the camera and its version (GET /policies)."""
+) -> dict[str, Any]:
+    """The worker's GET /policies answer for the camera."""
     answer = await client.get(
         f"{worker.url}/policies", params={"org_id": org_id, "camera_id": camera_id}
     )
     assert answer.status_code == 200, answer.text
-    doc = answer.json()
+    return dict(answer.json())
+
+
+async def effective_privacy(
+    client: httpx.AsyncClient, worker: Worker, org_id: str, camera_id: str
+) -> tuple[dict[str, Any], int | None]:
+    """The worker's effective privacy policy for the camera and its version (GET /policies)."""
+    doc = await policies_doc(client, worker, org_id, camera_id)
     return dict(doc["policies"]["privacy"]), doc["versions"]["privacy"]
 
 

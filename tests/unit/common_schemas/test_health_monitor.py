@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
 
 from common_schemas.health import (
@@ -21,6 +18,7 @@ from streams.settings import Settings
 from streams.spool.kafka import KafkaSink
 from streams.spool.sink import MemorySink, SinkUnavailableError
 from streams.store.supabase import SupabaseHealthStore
+from tests.support.waiting import eventually
 
 
 class Project:
@@ -28,13 +26,6 @@ class Project:
 
     supabase_url = "https://project.supabase.co/"
     supabase_key = "service-key"
-
-
-async def eventually(check: object, within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def test_the_topic_is_camguards_health_topic() -> None:
@@ -62,7 +53,7 @@ async def test_with_a_broker_stats_are_camera_health_records_keyed_by_camera() -
     }
     monitor.update_camera_stats("cam_1", stats)
     await monitor.start_monitoring()
-    await eventually(lambda: sink.delivered)
+    await eventually(lambda: len(sink.delivered) > 0)
     await monitor.stop_monitoring()
     record = sink.delivered[-1]
     assert (record.topic, record.key) == ("camera.health", b"cam_1")

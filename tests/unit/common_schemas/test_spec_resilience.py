@@ -7,9 +7,8 @@ specification's text as written.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,8 @@ from common_schemas import (
     ResilienceQueue,
     install_exception_handlers,
 )
-from streams.policy.testing import supabase_row
+from tests.support.policy import supabase_row
+from tests.support.waiting import eventually
 from tests.unit.common_schemas.postgrest_server import KEY, FakeSupabase, fake_supabase
 
 
@@ -52,13 +52,6 @@ async def supabase() -> AsyncIterator[FakeSupabase]:
 @pytest.fixture
 def supabase_client(supabase: FakeSupabase) -> Client:
     return create_client(supabase.url, KEY)
-
-
-async def eventually_true(check: Callable[[], bool], within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 # --- ResilienceQueue -------------------------------------------------------------------------
@@ -150,7 +143,7 @@ async def test_health_monitor_snippet_writes_the_cameras_row_through_supabase(
     monitor = CameraHealthMonitor(supabase_client)  # verbatim
     monitor.update_camera_stats("cam_1", {'frames_processed': 100, 'avg_latency_ms': 45, 'errors_count': 0})  # verbatim  # noqa: E501  # fmt: skip
     await monitor.start_monitoring()  # verbatim
-    await eventually_true(lambda: supabase.cameras["cam_1"]["online"])
+    await eventually(lambda: supabase.cameras["cam_1"]["online"])
     assert monitor.interval_s == 30.0
     monitor.update_camera_stats("cam_1", {"frames_processed": 150, "errors_count": 2})
     await monitor.stop_monitoring()  # verbatim
@@ -175,7 +168,7 @@ async def test_health_monitor_start_returns_at_once_and_publishes_every_interval
     monitor = CameraHealthMonitor(supabase_client, interval_s=0.05)
     monitor.update_camera_stats("cam_unknown", {"frames_processed": 1})
     await monitor.start_monitoring()
-    await eventually_true(lambda: len(supabase.health_calls) >= 3)
+    await eventually(lambda: len(supabase.health_calls) >= 3)
     await monitor.stop_monitoring()
     assert "cam_unknown" not in supabase.cameras  # an UPDATE: no row invented
 

@@ -16,6 +16,7 @@ from streams.policy.records import row_to_record
 from streams.policy.resolve import PolicyRow
 from streams.policy.sources import Apply, MemoryPolicySource, RetryingSource
 from streams.settings import Settings
+from tests.support.clock import FakeClock
 
 CODEC = AvroCodec()
 ORG = PolicyRow("o1", "camguard", "privacy", "acme", None, 1, {"blur_strength": 0.6}, 1)
@@ -24,14 +25,6 @@ CAM = PolicyRow("c1", "camguard", "privacy", "acme", "cam-1", 1, {"blur_strength
 
 def message(row: PolicyRow) -> tuple[bytes, bytes]:
     return row.key.encode(), CODEC.encode("PolicyRecord", row_to_record(row, None))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_defaults_come_from_settings_with_no_rows() -> None:
@@ -81,7 +74,7 @@ def test_bad_record_keeps_the_last_known_good() -> None:
 
 
 def test_cache_is_invalidated_by_an_update_and_expires_after_ttl() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     manager = PolicyManager("camguard", cache_ttl_s=10, clock=clock)
     manager.apply_row(ORG)
     first = manager.policy("privacy", org_id="acme", camera_id="cam-1")

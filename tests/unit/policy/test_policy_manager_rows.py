@@ -12,17 +12,11 @@ from streams.policy.resolve import PolicyRow
 from streams.policy.store import MemoryPolicyRowStore, PolicyScope
 from streams.policy.supabase_store import SupabaseStoreError
 from streams.policy.sync import InvalidRow
+from tests.support.clock import FakeClock
 
 GLOBAL = PolicyScope("antitheft", "antitheft")
 ORG = PolicyScope("antitheft", "antitheft", "org_123")
 CAM = PolicyScope("antitheft", "antitheft", "org_123", "cam_1")
-
-
-class FakeClock:
-    now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

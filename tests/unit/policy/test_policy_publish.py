@@ -14,9 +14,9 @@ from streams.policy.exceptions import InvalidPolicyRecordError
 from streams.policy.manager import PolicyManager
 from streams.policy.payload import parse_event, plan_change
 from streams.policy.publish import MemoryPolicySink, PolicyPublisher
-from streams.policy.testing import supabase_row, webhook_body
 from streams.policy.webhook import parse_body
 from streams.web.policies import is_authorised, policies_document
+from tests.support.policy import supabase_row, webhook_body
 
 CODEC = AvroCodec()
 KEY = "k1:" + base64.b64encode(bytes(range(32))).decode()

@@ -13,7 +13,7 @@ from streams.policy.supabase_store import (
     SupabaseStoreError,
     scope_filters,
 )
-from streams.policy.testing import supabase_row
+from tests.support.policy import supabase_row
 
 SCOPE = PolicyScope("camguard", "privacy", "acme", "cam-1")
 

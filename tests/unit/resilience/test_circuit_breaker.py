@@ -11,14 +11,7 @@ from hypothesis import strategies as st
 from streams.resilience.breaker import CircuitBreakerConfig, State, Transition
 from streams.resilience.circuit import CircuitBreaker
 from streams.resilience.exceptions import CircuitOpenError
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def make(clock: FakeClock, **overrides: float) -> CircuitBreaker:

@@ -10,18 +10,13 @@ from streams.resilience.breaker import CircuitBreakerConfig, State
 from streams.resilience.exceptions import CircuitOpenError, UnknownBreakerError
 from streams.resilience.manager import ResilienceManager
 from streams.store.memory import MemoryHealthStore
-from tests.unit.store.snapshots import eventually, snap
-
-
-class FakeClock:
-    now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
+from tests.support.waiting import eventually
+from tests.unit.store.snapshots import snap
 
 
 async def test_execute_with_circuit_breaker_opens_and_raises_with_retry_after() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     manager = ResilienceManager(
         "anonymizer",
         breaker_config=CircuitBreakerConfig(failure_threshold=2, jitter_ratio=0),

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from spool_helpers import FakeClock, drain
+from spool_helpers import drain
 
 from streams.spool import (
     Backpressure,
@@ -18,6 +18,7 @@ from streams.spool import (
     QueueFullError,
     ResilienceQueue,
 )
+from tests.support.clock import FakeClock
 
 LIMIT = 64 * 1024
 ITEM = b"x" * 4096
@@ -48,7 +49,7 @@ def config(tmp_path: Path, **kw: object) -> QueueConfig:
 
 
 async def test_always_persist_raises_a_retriable_disk_full_error(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_700_000_000.0)
     cfg = config(tmp_path, persistence=Persistence.ALWAYS)
     async with ResilienceQueue("q", cfg, clock=clock) as queue:
         stored, err = 0, None

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from spool_helpers import FakeClock
 
 from streams.spool import QueueConfig, QueueItem, ResilienceQueue
+from tests.support.clock import FakeClock
 
 Op = tuple[str, int, int]
 ops = st.lists(
@@ -58,7 +58,7 @@ class Model:
 
 
 async def run(operations: list[Op], spool: Path | None) -> None:
-    clock = FakeClock(start=0.0)
+    clock = FakeClock(0.0)
     size = 3 if spool is not None else 1000  # with a spool, most items go to disk
     queue = ResilienceQueue("m", QueueConfig(max_queue_size=size, spool_dir=spool), clock=clock)
     model = Model()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from spool_helpers import eventually
 
 from streams.resilience.breaker import CircuitBreakerConfig
 from streams.spool import QueueConfig, ResilienceQueue
 from streams.spool.producer import ProducerConfig, ResilientProducer
 from streams.spool.sink import MemorySink, pack_envelope, unpack_envelope
+from tests.support.waiting import eventually
 
 FAST = ProducerConfig(
     send_timeout_s=0.05,
@@ -52,7 +52,7 @@ async def test_delivers_everything_in_order_per_key(tmp_path: Path) -> None:
     p = producer(tmp_path, sink)
     await p.start()
     await send_frames(p, cameras=3, per_camera=20)
-    await eventually(lambda: len(sink.delivered) == 60)
+    await eventually(lambda: len(sink.delivered) == 60, within=20)
     await p.stop()
     assert sink.by_key("camera.frames") == expected(3, 20)
     assert p.stats().delivered_total == 60
@@ -64,12 +64,12 @@ async def test_broker_down_at_start_spills_then_drains_in_order(tmp_path: Path) 
     p = producer(tmp_path, sink)
     await p.start()
     await send_frames(p, cameras=2, per_camera=30)
-    await eventually(lambda: p.queue.stats().disk_queue_size == 60)
+    await eventually(lambda: p.queue.stats().disk_queue_size == 60, within=20)
     stats = p.queue.stats()
     assert (stats.memory_queue_size, stats.sink_up) == (0, False)
-    await eventually(lambda: p.stats().breaker_state != "CLOSED")
+    await eventually(lambda: p.stats().breaker_state != "CLOSED", within=20)
     sink.set_available(True)
-    await eventually(lambda: len(sink.delivered) == 60)
+    await eventually(lambda: len(sink.delivered) == 60, within=20)
     assert sink.by_key("camera.frames") == expected(2, 30)
     stats = p.queue.stats()
     assert stats.drained_total == 60
@@ -83,14 +83,14 @@ async def test_outage_mid_stream_delivers_each_record_once_in_order(tmp_path: Pa
     p = producer(tmp_path, sink)
     await p.start()
     await send_frames(p, cameras=2, per_camera=10)
-    await eventually(lambda: len(sink.delivered) == 20)
+    await eventually(lambda: len(sink.delivered) == 20, within=20)
     sink.set_available(False)  # deliveries now hang, as against a dead broker
     await send_frames(p, cameras=2, per_camera=40, start=10)
-    await eventually(lambda: not p.queue.sink_up)
-    await eventually(lambda: p.queue.stats().disk_queue_size > 0)
+    await eventually(lambda: not p.queue.sink_up, within=20)
+    await eventually(lambda: p.queue.stats().disk_queue_size > 0, within=20)
     assert p.stats().outages_total == 1
     sink.set_available(True)
-    await eventually(lambda: len(sink.delivered) == 100)
+    await eventually(lambda: len(sink.delivered) == 100, within=20)
     await p.stop()
     assert sink.by_key("camera.frames") == expected(2, 50)
     assert p.queue.stats().drained_total > 0
@@ -104,8 +104,8 @@ async def test_rejected_records_are_dropped_and_counted(tmp_path: Path) -> None:
     await p.send("camera.frames", b"a", key="cam-1")
     await p.send("camera.bad", b"b", key="cam-1")
     await p.send("camera.frames", b"c", key="cam-1")
-    await eventually(lambda: p.queue.stats().dropped.get("sink_rejected") == 1)
-    await eventually(lambda: len(sink.delivered) == 2)
+    await eventually(lambda: p.queue.stats().dropped.get("sink_rejected") == 1, within=20)
+    await eventually(lambda: len(sink.delivered) == 2, within=20)
     await p.stop()
     assert sink.by_key("camera.frames") == {b"cam-1": [b"a", b"c"]}
     assert p.stats().rejected_total == 1
@@ -120,7 +120,7 @@ async def test_stop_while_down_keeps_the_backlog_for_the_next_run(tmp_path: Path
     up = MemorySink()
     again = producer(tmp_path, up)
     await again.start()
-    await eventually(lambda: len(up.delivered) == 10)
+    await eventually(lambda: len(up.delivered) == 10, within=20)
     await again.stop()
     assert up.by_key("camera.frames") == expected(2, 5)
     assert again.queue.stats().recovered_total == 10

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from spool_helpers import FakeClock, drain
+from spool_helpers import drain
 
 from streams.spool import (
     AckMode,
@@ -18,6 +18,7 @@ from streams.spool import (
     QueueFullError,
     ResilienceQueue,
 )
+from tests.support.clock import FakeClock
 
 
 def items(prefix: str, n: int) -> list[bytes]:
@@ -58,7 +59,7 @@ async def test_item_over_max_item_bytes_is_refused_with_a_typed_error() -> None:
 
 
 async def test_expired_items_are_dropped_and_counted() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_700_000_000.0)
     queue = ResilienceQueue("q", QueueConfig(max_queue_seconds=60), clock=clock)
     await queue.enqueue(b"old")
     clock.advance(30)
@@ -70,7 +71,7 @@ async def test_expired_items_are_dropped_and_counted() -> None:
 
 
 async def test_expire_sweeps_without_a_consumer() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_700_000_000.0)
     queue = ResilienceQueue("q", QueueConfig(max_queue_seconds=10), clock=clock)
     for value in items("v", 4):
         await queue.enqueue(value)
@@ -80,7 +81,7 @@ async def test_expire_sweeps_without_a_consumer() -> None:
 
 
 async def test_expired_items_on_disk_are_dropped_when_reopened(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_700_000_000.0)
     config = QueueConfig(max_queue_seconds=60, spool_dir=tmp_path, persistence=Persistence.ALWAYS)
     async with ResilienceQueue("q", config, clock=clock) as queue:
         await queue.enqueue(b"stale", ttl_s=10)
@@ -251,7 +252,7 @@ async def test_dequeue_waits_for_an_item() -> None:
 
 
 async def test_stats_report_age_bytes_and_seed_keys() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_700_000_000.0)
     queue = ResilienceQueue("q", QueueConfig(), clock=clock)
     await queue.enqueue(b"12345", key=b"k")
     clock.advance(4)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-
 from streams.resilience.breaker import State
 from streams.resilience.health import HealthSnapshot
 
@@ -28,10 +24,3 @@ def snap(camera_id: str, observed_at: float = T0, frames: int = 1, **kw: object)
     }
     fields.update(kw)
     return HealthSnapshot(**fields)  # type: ignore[arg-type]
-
-
-async def eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.01)

@@ -11,7 +11,8 @@ import pytest
 from streams.store.exceptions import StoreRejectedError, StoreUnavailableError
 from streams.store.memory import MemoryCamera, MemoryHealthStore
 from streams.store.publisher import HealthPublisher, PublisherConfig, backoff_delay
-from tests.unit.store.snapshots import T0, eventually, snap
+from tests.support.waiting import eventually
+from tests.unit.store.snapshots import T0, snap
 
 
 class RecordingSleep:

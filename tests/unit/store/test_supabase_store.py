@@ -21,7 +21,8 @@ from streams.store.base import PUBLISH_FUNCTION
 from streams.store.exceptions import StoreRejectedError, StoreUnavailableError
 from streams.store.publisher import HealthPublisher, PublisherConfig
 from streams.store.supabase import SupabaseHealthStore, is_retriable_code
-from tests.unit.store.snapshots import T0, eventually, snap
+from tests.support.waiting import eventually
+from tests.unit.store.snapshots import T0, snap
 
 KEY = "test-service-role-key"
 SEED_KEYS = {"frames_processed", "errors_count", "avg_latency_ms", "circuit_breaker_state"}

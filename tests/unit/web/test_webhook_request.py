@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from streams.policy.exceptions import UnsupportedPayloadError
-from streams.policy.testing import supabase_row, webhook_body
 from streams.policy.webhook import parse_body
 from streams.web.policies import WebhookRequest, validate_request
+from tests.support.policy import supabase_row, webhook_body
 
 
 def body(**record: Any) -> bytes:
