@@ -1,9 +1,10 @@
 """Build hook: the wheel carries copies of the repository's run-time assets.
 
-``schemas/avro/`` and ``infra/`` stay at the top level, their single source (DESIGN.md fixes the
-layout); ``build_py`` copies the folders camguard reads at run time into ``streams/_assets/``
-with the same relative paths, where ``streams.assets`` finds them in an installed package.
-MANIFEST.in puts the same folders into the sdist, so a wheel built from the sdist has them too.
+``schemas/avro/`` and ``infra/`` stay at the top level, their single source
+(docs/architecture.md fixes the layout); ``build_py`` copies the folders camguard reads at run
+time into ``streams/_assets/`` with the same relative paths, where ``streams.assets`` finds
+them in an installed package. MANIFEST.in puts the same folders into the sdist, so a wheel
+built from the sdist has them too.
 It also copies the browser libraries the dashboard inlines (uPlot, pinned in package.json and
 installed by ``make web-assets``) from ``node_modules/`` into ``streams/web/static/``
 (:data:`VENDORED`); the sdist carries them at that place, so a wheel built from it has them too.

@@ -43,7 +43,7 @@ DEADLETTER = "camguard.deadletter"
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """A topic of the contract in DESIGN.md and how it is created."""
+    """A topic of the contract in docs/architecture.md and how it is created."""
 
     name: str
     compacted: bool = False

@@ -1,10 +1,10 @@
 """Where camguard's non-Python files are: Avro schemas, SQL migrations, the dev-stack scripts.
 
-Their single source is the repository's top level (``schemas/avro/``, ``infra/``; DESIGN.md fixes
-that layout). A wheel carries copies under ``streams/_assets/`` with the same relative paths,
-made at build time by setup.py (and MANIFEST.in puts the sources into the sdist), so an
-installed camguard runs in any directory. In a checkout, editable install included, there is
-no ``_assets`` folder and the files are read where they are.
+Their single source is the repository's top level (``schemas/avro/``, ``infra/``;
+docs/architecture.md fixes that layout). A wheel carries copies under ``streams/_assets/``
+with the same relative paths, made at build time by setup.py (and MANIFEST.in puts the sources
+into the sdist), so an installed camguard runs in any directory. In a checkout, editable
+install included, there is no ``_assets`` folder and the files are read where they are.
 
 Only paths are computed here; nothing is read.
 """

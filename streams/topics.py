@@ -1,4 +1,4 @@
-"""Create camguard's topics with the partitions and cleanup policies of DESIGN.md."""
+"""Create camguard's topics with the partitions and cleanup policies of docs/architecture.md."""
 
 from __future__ import annotations
 

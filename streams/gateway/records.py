@@ -1,7 +1,7 @@
 """Frame and CameraEvent records as the Avro schemas want them (pure, no I/O).
 
-Topic names, keys and priorities are DESIGN.md's contract: both topics are keyed by camera_id;
-events (heartbeats, errors) leave the gateway's queue before frames.
+Topic names, keys and priorities are docs/architecture.md's contract: both topics are keyed by
+camera_id; events (heartbeats, errors) leave the gateway's queue before frames.
 """
 
 from __future__ import annotations

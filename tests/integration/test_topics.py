@@ -1,4 +1,4 @@
-"""Topics are created with the partitions and cleanup policies of DESIGN.md."""
+"""Topics are created with the partitions and cleanup policies of docs/architecture.md."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from streams.gateway.sources import encode_jpeg, render_synthetic
 
 
 def test_topic_names_are_the_design_contract() -> None:
-    # DESIGN.md's topic table; streams.app declares the same names for the workers.
+    # docs/architecture.md's topic table; streams.app declares the same names for the workers.
     assert (FRAMES_TOPIC, EVENTS_TOPIC) == ("camera.frames", "camera.events")
 
 
