@@ -24,6 +24,7 @@ from streams.devstack import REPO_ROOT, free_port
 from streams.resilience.changelogs import ensure_changelog_topics
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 SEED_KEYS = {"frames_processed", "errors_count", "avg_latency_ms", "circuit_breaker_state"}
@@ -61,15 +62,14 @@ async def prepare_topics(broker: str, app_id: str) -> None:
     await ensure_changelog_topics(settings)
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], worker: dict[str, Any]) -> Any:
-    deadline = time.monotonic() + 120
-    while True:
-        with_result = await check()
-        if with_result:
-            return with_result
+async def until(check: Callable[[], Awaitable[Any]], worker: dict[str, Any]) -> Any:
+    """:func:`eventually` ``check`` while the worker still runs (120 s)."""
+
+    async def probe() -> Any:
         assert worker["proc"].poll() is None, worker["log"].read_text()[-3000:]
-        assert time.monotonic() < deadline, worker["log"].read_text()[-3000:]
-        await asyncio.sleep(0.3)
+        return await check() or None
+
+    return await eventually(probe, 120, "the health rows", interval=0.3)
 
 
 def event(camera_id: str, kind: str, **kw: Any) -> bytes:
@@ -140,7 +140,7 @@ async def test_health_lands_in_postgres_kafka_and_the_views(
         by_id = {r["id"]: r for r in found if json.loads(r["metadata"])}
         return by_id if len(by_id) == 2 else None
 
-    found = await eventually(rows, worker_env)
+    found = await until(rows, worker_env)
     good_meta = json.loads(found[good]["metadata"])
     broken_meta = json.loads(found[broken]["metadata"])
     assert set(good_meta) >= SEED_KEYS

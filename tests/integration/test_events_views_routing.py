@@ -25,6 +25,7 @@ from streams.devstack import REPO_ROOT, free_port
 from streams.resilience.changelogs import ensure_changelog_topics
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 CAMERAS = 20
@@ -66,19 +67,16 @@ async def prepare_topics(broker: str, app_id: str) -> None:
     await ensure_changelog_topics(settings)
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], workers: list[dict[str, Any]]) -> Any:
-    deadline = time.monotonic() + 240
-    while True:
-        try:
-            found = await check()
-        except (httpx.TransportError, KeyError, ValueError):
-            found = None
-        if found:
-            return found
+async def until(check: Callable[[], Awaitable[Any]], workers: list[dict[str, Any]]) -> Any:
+    """:func:`eventually` ``check`` while every worker still runs (240 s)."""
+
+    async def probe() -> Any:
         for worker in workers:
             assert worker["proc"].poll() is None, worker["log"].read_text()[-3000:]
-        assert time.monotonic() < deadline, workers[0]["log"].read_text()[-3000:]
-        await asyncio.sleep(0.5)
+        return await check() or None
+
+    ignore = (httpx.TransportError, KeyError, ValueError)
+    return await eventually(probe, 240, "both workers", interval=0.5, ignore=ignore)
 
 
 async def local_ids(
@@ -103,7 +101,7 @@ async def test_every_worker_answers_for_every_camera(
                     return False
             return True
 
-        await eventually(both_ready, two_workers)
+        await until(both_ready, two_workers)
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
         await producer.start()
         try:
@@ -129,7 +127,7 @@ async def test_every_worker_answers_for_every_camera(
             return mine if complete and all(c["events"] for c in mine.values()) else None
 
         for worker in two_workers:
-            listed = await eventually(lambda w=worker: listed_by(w), two_workers)
+            listed = await until(lambda w=worker: listed_by(w), two_workers)
             assert {c: v["events"] for c, v in listed.items()} == {
                 camera_id: i % 3 + 1 for i, camera_id in enumerate(cameras)
             }

@@ -25,6 +25,10 @@ from tests.integration.camera_writes import (
     snap,
 )
 from tests.integration.pg_shapes import apply_migrations, migrated_database, scratch_database
+from tests.support.waiting import eventually
+
+IGNORED = (OSError, asyncpg.PostgresError)
+"""A database going away or coming back mid-probe: no answer yet."""
 
 pytestmark = pytest.mark.integration
 
@@ -50,16 +54,6 @@ async def test_without_migration_0003_the_rows_are_refused_with_what_to_do(
         with pytest.raises(StoreRejectedError, match=r"0003_supabase_exact\.sql"):
             await store.update_cameras([snap("cam-1", T0, 1)])
         await store.close()
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(OSError, asyncpg.PostgresError):
-            if await check():
-                return
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.1)
 
 
 class TcpGate:
@@ -135,7 +129,9 @@ async def test_an_outage_is_survived_without_blocking_and_the_latest_snapshot_la
         publisher.start()
         await register_cameras(postgres_dsn, prefix, {str(i): {} for i in range(20)})
         publisher.offer([snap(c, T0, 0) for c in cameras])
-        await eventually(lambda: _count(postgres_dsn, prefix, 0, len(cameras)))
+        await eventually(
+            lambda: _count(postgres_dsn, prefix, 0, len(cameras)), 60, "the rows", 0.1, IGNORED
+        )
         await stop()
         for tick in range(1, 31):
             started = time.monotonic()
@@ -148,7 +144,9 @@ async def test_an_outage_is_survived_without_blocking_and_the_latest_snapshot_la
         assert publisher.pending == len(cameras)
         assert publisher.stats.failed_attempts >= 1
         await start()
-        await eventually(lambda: _count(postgres_dsn, prefix, 30, len(cameras)))
+        await eventually(
+            lambda: _count(postgres_dsn, prefix, 30, len(cameras)), 60, "the rows", 0.1, IGNORED
+        )
         await publisher.stop()
     assert publisher.stats.consecutive_failures == 0
     assert (publisher.stats.rejected, publisher.stats.unknown) == (0, 0)
