@@ -33,6 +33,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from streams.codec import AvroCodec
+from streams.contract import HEALTH
 from streams.resilience.breaker import State
 from streams.resilience.health import HealthSnapshot
 from streams.settings import Settings
@@ -48,8 +49,8 @@ except ImportError:  # pragma: no cover - supabase-py is the camguard[supabase] 
     SupabaseHealthStore = None  # type: ignore[assignment,misc]
 
 
-HEALTH_TOPIC = "camera.health"
-"""``streams.app.HEALTH``, spelled here so a web service does not import Faust."""
+HEALTH_TOPIC = HEALTH
+"""``camera.health``, from streams/contract.py (a web service imports no Faust)."""
 
 
 class SupabaseClientLike(Protocol):

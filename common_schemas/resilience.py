@@ -17,7 +17,7 @@
 itself. :class:`CircuitBreakerConfig` is camguard's config with the specification's
 ``recovery_timeout`` (seconds) for ``recovery_timeout_s``; every other camguard field
 (``jitter_ratio``, ``backoff_multiplier``, ``slow_call_threshold_ms`` ...) is accepted too.
-:class:`ResilienceManager` is camguard's :class:`streams.resilience.manager.ResilienceManager`
+:class:`ResilienceManager` is camguard's :class:`streams.resilience_manager.ResilienceManager`
 taking a Supabase client: ``start_all`` / ``stop_all`` also run a
 :class:`~common_schemas.health.CameraHealthMonitor` on that client (``manager.health_monitor``).
 A refused call raises :class:`CircuitOpenError` (``status`` 503, ``retry_after`` seconds);
@@ -29,7 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 from common_schemas.health import CameraHealthMonitor, SupabaseClientLike
-from streams.resilience import breaker, manager
+from streams import resilience_manager as manager
+from streams.resilience import breaker
 from streams.resilience.breaker import State
 from streams.resilience.circuit import CircuitBreaker
 from streams.resilience.exceptions import CircuitOpenError

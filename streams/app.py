@@ -23,6 +23,16 @@ from typing import Any
 import faust
 
 from streams.codec import AvroCodec
+from streams.contract import ANONYMIZED as ANONYMIZED
+from streams.contract import DEADLETTER as DEADLETTER
+from streams.contract import EVENTS as EVENTS
+from streams.contract import FRAMES as FRAMES
+from streams.contract import HEALTH as HEALTH
+from streams.contract import POLICIES as POLICIES
+from streams.contract import POLICIES_AUDIT as POLICIES_AUDIT
+from streams.contract import TRANSITIONS as TRANSITIONS
+from streams.contract import TopicSpec as TopicSpec
+from streams.contract import topic_specs as topic_specs
 from streams.kafka_security import faust_credentials
 from streams.lanes import LaneApp
 from streams.policy.manager import PolicyManager
@@ -30,38 +40,6 @@ from streams.policy.sources import PolicySource
 from streams.policy.table import declare_policy_table, policy_manager_of
 from streams.resilience.tables import declare_resilience_tables
 from streams.settings import Settings
-
-FRAMES = "camera.frames"
-EVENTS = "camera.events"
-ANONYMIZED = "camera.frames.anonymized"
-HEALTH = "camera.health"
-TRANSITIONS = "camera.breaker.transitions"
-POLICIES = "service.policies"
-POLICIES_AUDIT = "service.policies.audit"
-DEADLETTER = "camguard.deadletter"
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    """A topic of the contract in docs/architecture.md and how it is created."""
-
-    name: str
-    compacted: bool = False
-    retention_ms: int | None = None
-
-
-def topic_specs(settings: Settings) -> list[TopicSpec]:
-    """Every topic camguard owns, with its cleanup policy."""
-    return [
-        TopicSpec(FRAMES, retention_ms=settings.frames_retention_ms),
-        TopicSpec(EVENTS),
-        TopicSpec(ANONYMIZED, retention_ms=settings.frames_retention_ms),
-        TopicSpec(HEALTH, compacted=True),
-        TopicSpec(TRANSITIONS),
-        TopicSpec(POLICIES, compacted=True),
-        TopicSpec(POLICIES_AUDIT, retention_ms=settings.audit_retention_ms),
-        TopicSpec(DEADLETTER),
-    ]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from streams.app import TopicSpec, topic_specs
+from streams.contract import TopicSpec, topic_specs
 from streams.kafka_security import aiokafka_kwargs
 from streams.settings import Settings
 

@@ -21,7 +21,7 @@ from onnx.tools.update_model_dims import update_inputs_outputs_dims
 from streams.anonymize.exceptions import ModelIntegrityError
 
 if TYPE_CHECKING:
-    from streams.anonymize.models import ModelSpec
+    from streams.anonymize.spec import ModelSpec
 
 
 def dynamicize(model: onnx.ModelProto, spec: ModelSpec) -> onnx.ModelProto:

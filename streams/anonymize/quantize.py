@@ -39,7 +39,7 @@ from streams.anonymize.geometry import FloatArray
 from streams.anonymize.wheels import Downloader, sha256_file, write_atomic
 
 if TYPE_CHECKING:
-    from streams.anonymize.models import ModelSpec
+    from streams.anonymize.spec import ModelSpec
 
 # Bump when the recipe or the calibration set changes so older int8 caches are re-derived.
 RECIPE = "qdq-u8s8-per-channel-minmax+fp32-first-conv-and-heads+skimage-0.26.0/1"

@@ -27,7 +27,6 @@ from streams.anonymize.models import (
     CENTERFACE,
     CLP_DET,
     YOLOV8_PLATE,
-    ModelSpec,
     Precision,
     resolve_model,
 )
@@ -41,6 +40,7 @@ from streams.anonymize.providers import (
     select_providers,
     thread_config,
 )
+from streams.anonymize.spec import ModelSpec
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

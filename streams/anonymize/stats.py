@@ -1,7 +1,7 @@
 """What the anonymizer reports: detector, provider, model versions, counters, event-loop lag.
 
-Served as ``GET /api/anonymizer`` by the frames agent's worker; the model is described in the
-endpoint registry here so the OpenAPI document and the TypeScript types include it.
+Served as ``GET /api/anonymizer`` by the frames agent's worker; streams/web/anonymizer.py
+describes the endpoint for the OpenAPI document and the TypeScript types.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
-
-from streams.web.endpoints import Endpoint, describe
 
 
 class AnonymizerStats(BaseModel):
@@ -28,17 +26,6 @@ class AnonymizerStats(BaseModel):
     counters: dict[str, int] = Field(default_factory=dict)
     event_loop_lag_ms: float = Field(description="last measured lag of the event loop")
     event_loop_lag_max_ms: float = Field(description="largest lag since start")
-
-
-describe(
-    Endpoint(
-        "GET",
-        "/api/anonymizer",
-        "Anonymizer: detector, provider, model versions, counters, event-loop lag",
-        AnonymizerStats,
-        tags=("anonymize",),
-    )
-)
 
 
 @dataclass

@@ -9,10 +9,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-FRAMES_TOPIC = "camera.frames"
-"""Same name as ``streams.app.FRAMES`` (kept here so the gateway does not import Faust)."""
-EVENTS_TOPIC = "camera.events"
-"""Same name as ``streams.app.EVENTS``."""
+from streams.contract import EVENTS, FRAMES
+
+FRAMES_TOPIC = FRAMES
+"""``camera.frames``, from streams/contract.py (no Faust in the gateway)."""
+EVENTS_TOPIC = EVENTS
+"""``camera.events``."""
 EVENT_PRIORITY = 0
 FRAME_PRIORITY = 1
 

@@ -17,11 +17,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, UnknownTopicOrPartitionError, for_code
 
+from streams.contract import POLICIES, POLICIES_AUDIT
 from streams.policy.exceptions import PolicyError
 from streams.policy.sources import Apply
 
-POLICIES_TOPIC = "service.policies"
-AUDIT_TOPIC = "service.policies.audit"
+POLICIES_TOPIC = POLICIES
+AUDIT_TOPIC = POLICIES_AUDIT
 
 
 class PolicyTopicMissingError(PolicyError):

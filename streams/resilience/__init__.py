@@ -11,6 +11,5 @@ Pure core (no Faust, no I/O; clocks and randomness passed in):
 Edges:
 
 - :mod:`~streams.resilience.circuit`: ``CircuitBreaker``, the in-process object API.
-- :mod:`~streams.resilience.manager`: ``ResilienceManager``, named breakers + health publisher.
 - :mod:`~streams.resilience.tables` / :mod:`~streams.resilience.changelogs`: the Faust tables.
 """

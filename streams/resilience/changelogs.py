@@ -9,7 +9,7 @@ topics`` or a deployment step) avoids that race.
 
 from __future__ import annotations
 
-from streams.app import TopicSpec
+from streams.contract import TopicSpec
 from streams.resilience.tables import BREAKERS, CAMERA_HEALTH
 from streams.settings import Settings
 from streams.topics import ensure_topics

@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 #: Packages (every submodule is imported) and modules that describe HTTP endpoints.
-VIEW_PACKAGES: tuple[str, ...] = ("streams.web", "streams.anonymize.stats")
+VIEW_PACKAGES: tuple[str, ...] = ("streams.web",)
 
 describe(Endpoint("GET", "/openapi.json", "This OpenAPI document", OpenAPIDocument, tags=("meta",)))
 

@@ -8,7 +8,7 @@ import pytest
 
 from streams.resilience.breaker import CircuitBreakerConfig, State
 from streams.resilience.exceptions import CircuitOpenError, UnknownBreakerError
-from streams.resilience.manager import ResilienceManager
+from streams.resilience_manager import ResilienceManager
 from streams.store.memory import MemoryHealthStore
 from tests.support.clock import FakeClock
 from tests.support.waiting import eventually
