@@ -25,6 +25,7 @@ CORES = (
     "streams.anonymize.blur",
     "streams.anonymize.geometry",
     "streams.settings",
+    "streams.contract",
 )
 
 
