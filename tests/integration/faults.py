@@ -26,7 +26,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streams.app import ANONYMIZED, DEADLETTER, FRAMES
 from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, free_port
-from tests.integration.worker_process import Worker, counters, eventually, partitions_of
+from tests.integration.worker_process import Worker, counters, partitions_of
+from tests.support.waiting import eventually
 
 CODEC = AvroCodec()
 FrameId = tuple[str, int]

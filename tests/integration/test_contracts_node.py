@@ -41,8 +41,9 @@ from streams.settings import Settings
 from streams.topics import ensure_topics
 from streams.web import openapi as openapi_views
 from streams.web.openapi import export_service_contracts, service_version
-from tests.integration.worker_process import Worker, eventually, worker_env
+from tests.integration.worker_process import Worker, worker_env
 from tests.models.scenes import astronaut_bgr
+from tests.support.waiting import eventually
 
 CODEGEN = Path(__file__).resolve().parents[2] / "codegen"
 MS = 1_700_000_000_000

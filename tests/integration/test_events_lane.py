@@ -29,11 +29,11 @@ from streams.topics import ensure_topics
 from tests.integration.worker_process import (
     Worker,
     counters,
-    eventually,
     local_cameras,
     start_at_end,
     worker_env,
 )
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

@@ -45,7 +45,8 @@ from tests.integration.faults import (
     stop,
     until_all_out,
 )
-from tests.integration.worker_process import Worker, eventually, local_cameras, worker_env
+from tests.integration.worker_process import Worker, local_cameras, worker_env
+from tests.support.waiting import eventually
 from tests.unit.anonymize.failing_model import BAD_FRAME
 
 pytestmark = [pytest.mark.integration, pytest.mark.models, pytest.mark.timeout(600)]

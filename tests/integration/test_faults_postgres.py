@@ -35,7 +35,8 @@ from streams.resilience.changelogs import ensure_changelog_topics
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.faults import camera_event, camera_ids
-from tests.integration.worker_process import Worker, eventually, local_cameras, worker_env
+from tests.integration.worker_process import Worker, local_cameras, worker_env
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

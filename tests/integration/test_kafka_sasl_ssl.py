@@ -28,7 +28,8 @@ from streams.codec import AvroCodec
 from streams.devstack import KAFKA_SCRIPT, REPO_ROOT, free_port
 from streams.kafka_security import aiokafka_kwargs
 from streams.settings import Settings
-from tests.integration.worker_process import Worker, eventually
+from tests.integration.worker_process import Worker
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 

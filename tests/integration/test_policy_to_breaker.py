@@ -31,8 +31,9 @@ from streams.codec import AvroCodec
 from streams.resilience.changelogs import ensure_changelog_topics
 from streams.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.worker_process import Worker, eventually, start_at_end, worker_env
+from tests.integration.worker_process import Worker, start_at_end, worker_env
 from tests.support.policy import signed_headers, supabase_row, webhook_body
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

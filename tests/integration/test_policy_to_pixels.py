@@ -36,9 +36,10 @@ from streams.app import ANONYMIZED, FRAMES
 from streams.codec import AvroCodec
 from streams.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.worker_process import Worker, counters, eventually, worker_env
+from tests.integration.worker_process import Worker, counters, worker_env
 from tests.models.scenes import ASTRONAUT_FACE, astronaut_bgr
 from tests.support.policy import signed_headers, supabase_row, webhook_body
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.models, pytest.mark.timeout(420)]
 

@@ -20,7 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.app import DEADLETTER, EVENTS, TRANSITIONS
 from streams.codec import AvroCodec
-from tests.integration.worker_process import Worker, eventually, worker_env
+from tests.integration.worker_process import Worker, worker_env
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

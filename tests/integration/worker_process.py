@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,20 +60,6 @@ def worker_env(bootstrap: str, **extra: str) -> dict[str, str]:
     env = {**os.environ, "CAMGUARD_BROKER": f"kafka://{bootstrap}"}
     env.update({f"CAMGUARD_{k.upper()}": v for k, v in extra.items()})
     return env
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], within: float, what: str, interval: float = 0.25
-) -> T:
-    """Poll ``probe`` until it returns something other than None (no fixed sleeps)."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 async def counters(client: httpx.AsyncClient, worker: Worker) -> dict[str, Any]:

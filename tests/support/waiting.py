@@ -15,7 +15,7 @@ async def eventually(
     probe: Callable[[], T | Awaitable[T | None] | None],
     within: float = 10.0,
     what: str = "the condition",
-    interval: float = 0.01,
+    interval: float = 0.1,
     ignore: tuple[type[BaseException], ...] = (),
 ) -> T:
     """Call ``probe`` (plain or async) every ``interval`` s until it answers something other
