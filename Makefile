@@ -66,7 +66,7 @@ fuzz: $(STAMP)
 # Fault injection on the real stack (also in make test, with a 60 s PostgreSQL outage):
 # here PostgreSQL stays down the 5 minutes of the scenario.
 faults: $(STAMP) kafka-jars models
-	CAMGUARD_FAULT_PG_DOWN_S=300 $(BIN)/python -m pytest tests/integration/test_faults.py tests/integration/test_faults_postgres.py tests/integration/test_faults_policy.py -v
+	CAMGUARD_FAULTS_ALL=1 CAMGUARD_FAULT_PG_DOWN_S=300 $(BIN)/python -m pytest tests/integration/test_faults.py tests/integration/test_faults_postgres.py tests/integration/test_faults_policy.py -v
 
 # Every bench, then one like-for-like table from the rows they print ("LFL| ..."); each bench
 # alternates camguard and its peer round by round. QUICK=1: shorter runs (--quick; the
