@@ -194,7 +194,7 @@ async def inject(broker: LocalKafka | None, worker: Worker) -> None:
 
 SIGKILL_OPEN = pytest.mark.skipif(
     os.environ.get("CAMGUARD_FAULTS_ALL") != "1",
-    reason="not yet reliable: 3 failures in 18 runs on 2026-12-02 (two published a frame twice "
+    reason="not yet reliable: 3 failures in 21 runs on 2026-12-02 (two published a frame twice "
     "inside one transaction early in the first worker's life, at consecutive output offsets; "
     "one stalled after the restart); the cause is open. `make faults` runs it "
     "(CAMGUARD_FAULTS_ALL=1) and prints the diagnosis",
