@@ -53,6 +53,19 @@ def _bindings(acls: list[Acl]) -> list[tuple[object, ...]]:
     ]  # fmt: skip
 
 
+BINDING: tuple[tuple[str, object], ...] = (
+    ("resource_type", Int8),
+    ("resource_name", CompactString("utf-8")),
+    ("resource_pattern_type", Int8),
+    ("principal", CompactString("utf-8")),
+    ("host", CompactString("utf-8")),
+    ("operation", Int8),
+    ("permission_type", Int8),
+    ("tags", TaggedFields),
+)
+"""An ACL binding on the wire (CreateAcls creations, DeleteAcls filters and matches)."""
+
+
 class CreateAclsResponse_v3(Response):  # noqa: N801 - Kafka's message name and version
     API_KEY = 30
     API_VERSION = 3
@@ -78,16 +91,7 @@ class CreateAclsRequest_v3(RequestStruct):  # noqa: N801
     SCHEMA = Schema(
         (
             "creations",
-            CompactArray(
-                ("resource_type", Int8),
-                ("resource_name", CompactString("utf-8")),
-                ("resource_pattern_type", Int8),
-                ("principal", CompactString("utf-8")),
-                ("host", CompactString("utf-8")),
-                ("operation", Int8),
-                ("permission_type", Int8),
-                ("tags", TaggedFields),
-            ),
+            CompactArray(*BINDING),
         ),
         ("tags", TaggedFields),
     )
@@ -118,14 +122,7 @@ class DeleteAclsResponse_v3(Response):  # noqa: N801
                     CompactArray(
                         ("error_code", Int16),
                         ("error_message", CompactString("utf-8")),
-                        ("resource_type", Int8),
-                        ("resource_name", CompactString("utf-8")),
-                        ("pattern_type", Int8),
-                        ("principal", CompactString("utf-8")),
-                        ("host", CompactString("utf-8")),
-                        ("operation", Int8),
-                        ("permission_type", Int8),
-                        ("tags", TaggedFields),
+                        *BINDING,
                     ),
                 ),
                 ("tags", TaggedFields),
@@ -143,16 +140,7 @@ class DeleteAclsRequest_v3(RequestStruct):  # noqa: N801
     SCHEMA = Schema(
         (
             "filters",
-            CompactArray(
-                ("resource_type_filter", Int8),
-                ("resource_name_filter", CompactString("utf-8")),
-                ("pattern_type_filter", Int8),
-                ("principal_filter", CompactString("utf-8")),
-                ("host_filter", CompactString("utf-8")),
-                ("operation", Int8),
-                ("permission_type", Int8),
-                ("tags", TaggedFields),
-            ),
+            CompactArray(*BINDING),  # the filter fields, *_filter in Kafka's names
         ),
         ("tags", TaggedFields),
     )
