@@ -356,7 +356,7 @@ async def sample(
                 + " ".join(f"rss_{n}={row[f'rss_mib_{n}']}" for n in names)
                 + f" lag f/e={lags[FRAMES]}/{lags[EVENTS]}"
                 f" out={row['frames_out_per_s']}/s"
-                f" looplag={[row[f'loop_lag_p99_ms_worker{i}'] for i in (1, 2)]}",
+                f" looplag={[v for k, v in row.items() if k.startswith('loop_lag_p99')]}",
                 flush=True,
             )
             if t >= minutes * 60:
