@@ -242,3 +242,26 @@ async def until_all_out(
             found = await counters(client, worker)
         print(await diagnose(reader.bootstrap, group, produced, await reader.poll(), found))
         raise
+
+
+async def input_copies(bootstrap: str, ids: set[FrameId]) -> dict[FrameId, list[tuple[int, int]]]:
+    """Where each of ``ids`` sits on ``camera.frames`` ((partition, offset) of every copy):
+    tells a frame produced twice from a frame processed twice."""
+    found: dict[FrameId, list[tuple[int, int]]] = {i: [] for i in ids}
+    partitions = await partitions_of(bootstrap, [FRAMES])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                for record in records:
+                    decoded = CODEC.decode_as("Frame", record.value)
+                    key = (decoded["camera_id"], decoded["seq"])
+                    if key in found:
+                        found[key].append((tp.partition, record.offset))
+    finally:
+        await consumer.stop()
+    return found

@@ -39,6 +39,7 @@ from tests.integration.faults import (
     camera_event,
     camera_ids,
     frame,
+    input_copies,
     jpeg,
     produce_frames,
     start_frames_worker,
@@ -287,7 +288,9 @@ async def test_exactly_once_frames_and_events_through_a_fault_lose_and_repeat_no
 
     twice = {k: out.where[k] for k, n in out.ids().items() if n > 1}
     frames_counters = {k: v for k, v in found.items() if k.startswith("frames.")}
+    sources = await input_copies(bootstrap, set(twice)) if twice and broker is None else {}
     assert out.ids() == Counter(dict.fromkeys(produced, 1)), (
-        f"each frame exactly once: {twice}; last worker's counters {frames_counters}"
+        f"each frame exactly once: {twice}; their copies on the input topic {sources}; "
+        f"last worker's counters {frames_counters}"
     )
     assert not out.dead
