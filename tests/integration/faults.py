@@ -255,7 +255,11 @@ async def input_copies(bootstrap: str, ids: set[FrameId]) -> dict[FrameId, list[
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+        while await behind():
             for tp, records in (await consumer.getmany(timeout_ms=500)).items():
                 for record in records:
                     decoded = CODEC.decode_as("Frame", record.value)
