@@ -109,6 +109,8 @@ class FramesProcessor:
     handled: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def forget_handled(self) -> None:
+        if self.handled:
+            log.info("revoked: handled offsets of %d partitions forgotten", len(self.handled))
         self.handled.clear()
 
     def _first_time(self, event: EventT[Any]) -> bool:

@@ -253,6 +253,8 @@ async def test_exactly_once_frames_and_events_through_a_fault_lose_and_repeat_no
             return True if len((await reader.poll()).anonymized) >= 10 else None
 
         await eventually(some_out, 240, "the first worker to publish some frames")
+        async with httpx.AsyncClient(timeout=5) as client:
+            before_fault = await counters(client, first)
         await inject(broker, first)
         await send_events(20)
         produced |= await produce_frames(
@@ -291,6 +293,7 @@ async def test_exactly_once_frames_and_events_through_a_fault_lose_and_repeat_no
     sources = await input_copies(bootstrap, set(twice)) if twice and broker is None else {}
     assert out.ids() == Counter(dict.fromkeys(produced, 1)), (
         f"each frame exactly once: {twice}; their copies on the input topic {sources}; "
-        f"last worker's counters {frames_counters}"
+        f"last worker's counters {frames_counters}; the first worker's before the fault "
+        f"{ {k: v for k, v in before_fault.items() if k.startswith('frames.')} }"
     )
     assert not out.dead
