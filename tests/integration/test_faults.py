@@ -195,10 +195,11 @@ async def inject(broker: LocalKafka | None, worker: Worker) -> None:
 
 SIGKILL_OPEN = pytest.mark.skipif(
     os.environ.get("CAMGUARD_FAULTS_ALL") != "1",
-    reason="not yet reliable: 3 failures in 21 runs on 2026-12-02 (two published a frame twice "
-    "inside one transaction early in the first worker's life, at consecutive output offsets; "
-    "one stalled after the restart); the cause is open. `make faults` runs it "
-    "(CAMGUARD_FAULTS_ALL=1) and prints the diagnosis",
+    reason="not yet reliable: 6 failures in 35 runs on 2026-12-02. Five published frames twice: "
+    "each input record once on camera.frames, its output twice at consecutive offsets of one "
+    "transaction, a whole early batch of the first worker processed twice; one stalled after "
+    "the restart. The cause is open. `make faults` runs it (CAMGUARD_FAULTS_ALL=1) and prints "
+    "the diagnosis",
 )
 
 
