@@ -31,6 +31,7 @@ from streams.kafka_security import aiokafka_kwargs
 from streams.policy.exceptions import PolicyError
 from streams.policy.manager import PolicyManager
 from streams.policy.records import decode_policy_message
+from streams.policy.sources import RETRY_S, retrying
 
 log = logging.getLogger(__name__)
 CONSUMER = "policies"
@@ -38,8 +39,6 @@ CONSUMER = "policies"
 
 def policy_manager(cg: CamguardApp) -> PolicyManager:
     """The PolicyManager of this worker (see :attr:`CamguardApp.policies`)."""
-    if cg.policies is None:
-        raise RuntimeError("an app without policies: build it with streams.app.build_app")
     return cg.policies
 
 
@@ -57,18 +56,14 @@ async def validate_batch(
     return refused
 
 
-VALIDATOR_RETRY_S = 5.0
-
-
 async def run_validator(cg: CamguardApp, manager: PolicyManager) -> None:
     """Consume service.policies in the validator group until cancelled; a failure of the
     broker (the topic unreadable, an outage) restarts the consumer after a pause."""
-    while True:
-        try:
-            await _validate_until_failure(cg, manager)
-        except KafkaError as exc:
-            log.warning("policy validator: %r; restarting in %.0f s", exc, VALIDATOR_RETRY_S)
-        await asyncio.sleep(VALIDATOR_RETRY_S)
+
+    def failed(exc: Exception) -> None:
+        log.warning("policy validator: %r; restarting in %.0f s", exc, RETRY_S)
+
+    await retrying(lambda: _validate_until_failure(cg, manager), failed, (KafkaError,))
 
 
 async def _validate_until_failure(cg: CamguardApp, manager: PolicyManager) -> None:

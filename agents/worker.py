@@ -19,8 +19,8 @@ from agents import policies as policy_agents
 from streams import gctune
 from streams.app import POLICIES, CamguardApp, TopicSpec, build_app, topic_specs
 from streams.kafka_security import aiokafka_kwargs, check_broker
-from streams.policy.kafka_io import KafkaPolicySource, probe_topic
-from streams.policy.sources import PolicySource, RetryingSource
+from streams.policy.kafka_io import KafkaPolicySource, topic_refusal
+from streams.policy.sources import RETRY_S, PolicySource, RetryingSource
 from streams.resilience.changelogs import changelog_topic_specs
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -139,26 +139,23 @@ async def policies_at_start(settings: Settings) -> PolicySource | None:
     Faust's recovery, and every frame with it, until someone fixes it. Instead the worker
     starts without the table: until the reader has read the topic, every frame is blurred
     with every kind, with policy version null (the privacy lookup's fail-closed answer); then
-    the policies
-    apply as usual, without a restart. Said once here at ERROR, on GET /policies
+    the policies apply as usual, without a restart. Said once here at ERROR, on GET /policies
     (``ready: false``) and in the counters (``frames.privacy_lookup_failed.policies_not_loaded``).
     """
     security = aiokafka_kwargs(settings)
-    probe = await probe_topic(settings.bootstrap_servers, POLICIES, security=security)
-    if not probe.refused:  # readable, or no broker yet: Faust waits for the broker as usual
+    refusal = await topic_refusal(settings.bootstrap_servers, POLICIES, security=security)
+    if refusal is None:  # readable, or no broker yet: Faust waits for the broker as usual
         return None
     log.error(
         "cannot read %s at start (%s): frames are served fail-closed (every kind blurred, "
         "policy version null) until it is read; retrying every %.0f s",
         POLICIES,
-        probe.detail,
-        POLICY_RETRY_S,
+        refusal,
+        RETRY_S,
     )
-    reader = KafkaPolicySource(settings.bootstrap_servers, POLICIES, security=security)
-    return RetryingSource(reader, POLICY_RETRY_S)
-
-
-POLICY_RETRY_S = 5.0
+    return RetryingSource(
+        KafkaPolicySource(settings.bootstrap_servers, POLICIES, security=security)
+    )
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:

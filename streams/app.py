@@ -70,7 +70,7 @@ class CamguardApp:
     topics: Topics
     tables: Tables
     codec: AvroCodec
-    policies: PolicyManager | None = None
+    policies: PolicyManager
     """This worker's policies: fed by the ``policies`` GlobalTable, or by a retrying reader
     of the topic when the worker could not read it at start (see :func:`build_app`)."""
     counters: dict[str, int] = field(default_factory=dict)
@@ -176,6 +176,7 @@ def build_app(
     if policy_source is None:
         policies = policy_manager_of(tables.by_name["policies"])
     else:
-        policies = PolicyManager.from_settings(settings, source=policy_source)
-        policies.fail_closed_until_ready = True
+        policies = PolicyManager.from_settings(
+            settings, source=policy_source, fail_closed_until_ready=True
+        )
     return CamguardApp(app, settings, topics, tables, codec or AvroCodec(), policies)

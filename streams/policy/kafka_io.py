@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -123,30 +122,22 @@ async def read_topic(
     return out
 
 
-@dataclass(frozen=True)
-class TopicProbe:
-    """What reading a topic to its end just now gave: ``refused`` when the broker answered
-    with an error (not authorized, missing topic), not when it could not be reached."""
-
-    readable: bool
-    refused: bool
-    detail: str
-
-
-async def probe_topic(
+async def topic_refusal(
     bootstrap_servers: str,
     topic: str = POLICIES_TOPIC,
     timeout_s: float = 20.0,
     security: Mapping[str, Any] | None = None,
-) -> TopicProbe:
-    """Read ``topic`` to its end once: what a worker checks before it starts."""
+) -> str | None:
+    """Read ``topic`` to its end once and say why the broker refused it (not authorized,
+    missing topic); None when it was read, or when no broker answered in time (not a refusal:
+    the clients keep trying). What a worker checks before it starts."""
     try:
         await read_topic(bootstrap_servers, topic, timeout_s, security)
-    except (TimeoutError, KafkaConnectionError) as exc:
-        return TopicProbe(False, False, f"broker not reachable: {type(exc).__name__} {exc}")
+    except (TimeoutError, KafkaConnectionError):
+        return None
     except Exception as exc:  # the broker's refusal, whatever its class: it is the answer
-        return TopicProbe(False, True, f"{type(exc).__name__}: {exc}")
-    return TopicProbe(True, False, f"{topic} read to its end")
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 async def read_policy_topic(

@@ -126,7 +126,11 @@ class PolicyManager:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, source: PolicySource | None = None, codec: AvroCodec | None = None
+        cls,
+        settings: Settings,
+        source: PolicySource | None = None,
+        codec: AvroCodec | None = None,
+        fail_closed_until_ready: bool = False,
     ) -> PolicyManager:
         """A manager configured by CAMGUARD_* settings (service name, key, TTL, defaults)."""
         return cls(
@@ -136,6 +140,7 @@ class PolicyManager:
             defaults=settings_defaults(settings),
             cache_ttl_s=settings.policy_cache_ttl_s,
             source=source,
+            fail_closed_until_ready=fail_closed_until_ready,
         )
 
     # --- feeding ---------------------------------------------------------------------------

@@ -12,12 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 Apply = Callable[[bytes | str | None, bytes | None], object]
+RETRY_S = 5.0
+"""Pause before a reader of service.policies that failed starts again."""
+
+
+async def retrying(
+    attempt: Callable[[], Awaitable[None]],
+    on_error: Callable[[Exception], object],
+    errors: tuple[type[Exception], ...] = (Exception,),
+    retry_s: float = RETRY_S,
+) -> None:
+    """Await ``attempt()`` until it returns; after each exception of ``errors``, call
+    ``on_error`` and start it again ``retry_s`` later (anything else propagates)."""
+    while True:
+        try:
+            await attempt()
+            return
+        except errors as exc:
+            on_error(exc)
+        await asyncio.sleep(retry_s)
 
 
 class PolicySource(Protocol):
@@ -51,26 +70,24 @@ class RetryingSource:
     its start; the manager applies a row it holds as a duplicate). ``last_error`` says why the
     last failed run ended."""
 
-    def __init__(self, inner: PolicySource, retry_s: float = 5.0) -> None:
+    def __init__(self, inner: PolicySource, retry_s: float = RETRY_S) -> None:
         self.inner = inner
         self.retry_s = retry_s
         self.last_error: str | None = None
         self.attempts = 0
 
     async def run(self, apply: Apply, ready: asyncio.Event) -> None:
-        while True:
+        async def attempt() -> None:
             self.attempts += 1
-            try:
-                await self.inner.run(apply, ready)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the broker's refusal, a timeout: retry, never give up
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "policy source failed (attempt %d, %s); retrying in %.0f s",
-                    self.attempts,
-                    self.last_error,
-                    self.retry_s,
-                )
-            await asyncio.sleep(self.retry_s)
+            await self.inner.run(apply, ready)
+
+        def failed(exc: Exception) -> None:  # the broker's refusal, a timeout: never give up
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "policy source failed (attempt %d, %s); retrying in %.0f s",
+                self.attempts,
+                self.last_error,
+                self.retry_s,
+            )
+
+        await retrying(attempt, failed, retry_s=self.retry_s)

@@ -264,9 +264,7 @@ def _error(view: View, exc: PolicyError) -> Response:
 def install(cg: CamguardApp) -> PolicyManager:
     """Register GET /policies and POST /webhooks/supabase; return the worker's manager."""
     settings = cg.settings
-    if cg.policies is None:
-        raise ValueError("an app without policies: build it with streams.app.build_app")
-    manager: PolicyManager = cg.policies
+    manager = cg.policies
     secret = (
         settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else None
     )

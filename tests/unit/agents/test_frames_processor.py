@@ -23,6 +23,7 @@ from streams.anonymize.middleware import AnonymizationMiddleware
 from streams.anonymize.pipeline import Anonymizer
 from streams.app import CamguardApp, Topics
 from streams.codec import AvroCodec
+from streams.policy.manager import PolicyManager
 from streams.settings import Settings
 from tests.unit.anonymize.failing_model import BAD_FRAME, failing_session
 
@@ -61,6 +62,7 @@ def _cg() -> CamguardApp:
         topics=Topics(**recorders),  # type: ignore[arg-type]
         tables=None,  # type: ignore[arg-type]
         codec=CODEC,
+        policies=PolicyManager("camguard"),
     )
 
 

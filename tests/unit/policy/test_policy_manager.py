@@ -14,7 +14,7 @@ from streams.policy.manager import PolicyManager
 from streams.policy.models import HealthPolicy, PrivacyPolicy, UnknownPolicy
 from streams.policy.records import row_to_record
 from streams.policy.resolve import PolicyRow
-from streams.policy.sources import Apply, MemoryPolicySource, RetryingSource
+from streams.policy.sources import Apply, MemoryPolicySource, RetryingSource, retrying
 from streams.settings import Settings
 from tests.support.clock import FakeClock
 
@@ -172,3 +172,25 @@ def test_without_the_flag_defaults_answer_before_ready() -> None:
     manager = PolicyManager("camguard")
     assert not manager.ready.is_set()
     assert manager.effective_privacy("acme", "cam-1") == (PrivacyPolicy(), None)
+
+
+async def test_retrying_starts_again_after_listed_errors_only() -> None:
+    """The one retry loop of the policy readers (the retrying source, the validator)."""
+    attempts: list[int] = []
+    seen: list[Exception] = []
+
+    async def flaky() -> None:
+        attempts.append(len(attempts))
+        if len(attempts) < 3:
+            raise TopicAuthorizationFailedError("service.policies")
+
+    await retrying(flaky, seen.append, (TopicAuthorizationFailedError,), retry_s=0.0)
+    assert len(attempts) == 3
+    assert [type(e) for e in seen] == [TopicAuthorizationFailedError] * 2
+
+    async def broken() -> None:
+        raise ValueError("a bug, not the broker")
+
+    with pytest.raises(ValueError, match="a bug"):
+        await retrying(broken, seen.append, (TopicAuthorizationFailedError,), retry_s=0.0)
+    assert len(seen) == 2
