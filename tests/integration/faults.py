@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streams.app import ANONYMIZED, DEADLETTER, FRAMES
 from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, free_port
+from streams.policy.kafka_io import read_topic
 from tests.integration.worker_process import Worker, counters, partitions_of
 from tests.support.waiting import eventually
 
@@ -187,7 +188,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 async def diagnose(
-    bootstrap: str, group: str, produced: set[FrameId], out: Output, counters: dict[str, Any]
+    bootstrap: str, group: str, produced: set[FrameId], out: Output, found: dict[str, Any]
 ) -> str:
     """What a failed accounting looks like from outside: the frames missing per camera, each
     output partition's last stable offset (read_committed end) against its high watermark (a
@@ -217,7 +218,7 @@ async def diagnose(
         lines.append(f"{FRAMES} ends: { {tp.partition: n for tp, n in ends.items()} }")
     finally:
         await consumer.stop()
-    lines.append(f"worker counters: { {k: v for k, v in counters.items() if 'frame' in k} }")
+    lines.append(f"worker counters: { {k: v for k, v in found.items() if 'frame' in k} }")
     return "\n".join(lines)
 
 
@@ -244,28 +245,10 @@ async def until_all_out(
         raise
 
 
-async def input_copies(bootstrap: str, ids: set[FrameId]) -> dict[FrameId, list[tuple[int, int]]]:
-    """Where each of ``ids`` sits on ``camera.frames`` ((partition, offset) of every copy):
-    tells a frame produced twice from a frame processed twice."""
-    found: dict[FrameId, list[tuple[int, int]]] = {i: [] for i in ids}
-    partitions = await partitions_of(bootstrap, [FRAMES])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < end for tp, end in ends.items()])
-
-        while await behind():
-            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
-                for record in records:
-                    decoded = CODEC.decode_as("Frame", record.value)
-                    key = (decoded["camera_id"], decoded["seq"])
-                    if key in found:
-                        found[key].append((tp.partition, record.offset))
-    finally:
-        await consumer.stop()
-    return found
+async def input_copies(bootstrap: str, ids: set[FrameId]) -> dict[FrameId, int]:
+    """How many times each of ``ids`` was produced to ``camera.frames``: tells a frame
+    produced twice from a frame processed twice."""
+    messages = await read_topic(bootstrap, FRAMES)
+    frames = (CODEC.decode_as("Frame", value or b"") for _, value in messages)
+    found = Counter((frame["camera_id"], frame["seq"]) for frame in frames)
+    return {i: found[i] for i in ids}
