@@ -358,11 +358,19 @@ def test_two_workers_answer_for_the_whole_fleet(
 
         for worker in workers:
             _wait_json(f"{worker.url}/api/dashboard?q=pair-{RUN}", whole, 300, "all", worker.proc)
+        own = []
+        for worker in workers:
+            # a worker that joined the group last gets its partitions at the next rebalance;
+            # until then the first one owns (and lists) every camera
+            local = _wait_json(
+                f"{worker.url}/api/dashboard?scope=local&q=pair-{RUN}",
+                lambda body: bool(body["cameras"]),
+                120,
+                "cameras of its own",
+                worker.proc,
+            )
+            own.append({c["camera_id"] for c in local["cameras"]})
         with httpx.Client(timeout=10) as client:
-            own = []
-            for worker in workers:
-                local = client.get(f"{worker.url}/api/dashboard?scope=local").json()
-                own.append({c["camera_id"] for c in local["cameras"]})
             assert own[0], own
             assert own[1], own
             assert not own[0] & own[1]
