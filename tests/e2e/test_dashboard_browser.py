@@ -322,6 +322,30 @@ def one_camera_per_partition(prefix: str, partitions: int) -> list[str]:
     return [found[p] for p in range(partitions)]
 
 
+def settled_ownership(workers: list[Worker], cameras: list[str], within: float) -> list[set[str]]:
+    """Each worker's ``scope=local`` cameras, asked of both in turn until the answers are
+    disjoint, non-empty and together cover ``cameras``; the last answers on time-out."""
+    deadline = time.monotonic() + within
+    own: list[set[str]] = []
+    with httpx.Client(timeout=5) as client:
+        while time.monotonic() < deadline:
+            own = []
+            for worker in workers:
+                assert worker.proc.poll() is None, "a worker exited while the group settled"
+                try:
+                    answer = client.get(f"{worker.url}/api/dashboard?scope=local")
+                except httpx.TransportError:
+                    break
+                if answer.status_code != 200:
+                    break
+                own.append({c["camera_id"] for c in answer.json()["cameras"]} & set(cameras))
+            settled = len(own) == len(workers) and all(own) and not own[0] & own[1]
+            if settled and set().union(*own) == set(cameras):
+                return own
+            time.sleep(0.5)
+    return own
+
+
 def test_two_workers_answer_for_the_whole_fleet(
     kafka_bootstrap: str, models_dir: Path, tmp_path: Path
 ) -> None:
@@ -358,22 +382,16 @@ def test_two_workers_answer_for_the_whole_fleet(
 
         for worker in workers:
             _wait_json(f"{worker.url}/api/dashboard?q=pair-{RUN}", whole, 300, "all", worker.proc)
-        own = []
-        for worker in workers:
-            # a worker that joined the group last gets its partitions at the next rebalance;
-            # until then the first one owns (and lists) every camera
-            local = _wait_json(
-                f"{worker.url}/api/dashboard?scope=local&q=pair-{RUN}",
-                lambda body: bool(body["cameras"]),
-                120,
-                "cameras of its own",
-                worker.proc,
-            )
-            own.append({c["camera_id"] for c in local["cameras"]})
+        # the assignment settles over one or more rebalances (the worker that joined last gets
+        # its partitions at the next one, and a worker asked mid-rebalance may still list a
+        # camera it is handing over); wait for a moment at which both workers' own cameras are
+        # disjoint, non-empty and cover the fleet
+        own = settled_ownership(workers, cameras, 120)
         with httpx.Client(timeout=10) as client:
             assert own[0], own
             assert own[1], own
-            assert not own[0] & own[1]
+            assert not own[0] & own[1], own
+            assert own[0] | own[1] == set(cameras), own
             for camera in cameras:
                 answer = client.get(f"{first.url}/api/dashboard/previews/{camera}")
                 assert answer.status_code == 200, (camera, answer.text[:200])
