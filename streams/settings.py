@@ -234,6 +234,18 @@ class Settings(BaseSettings):
     plate_tiles: bool = Field(
         default=True, description="plates: also detect on overlapping tiles (far plates)"
     )
+    # Chosen on DEV (tests/models/REALPHOTOS.md): crops around each DEV plate >= 30 px wide at
+    # 3x, 4x and 6x its width (a camera framing one vehicle; the small frame is enlarged): 0 finds
+    # 76/87 two-line and 30/30 other plates, 0.5 finds 80/87 and 30/30 (0.35: 79, 0.65: 80, at
+    # more pixels); whole DEV photos gain no recall and one unmatched box (4 -> 5, native size).
+    # The plate model scores a close two-line plate low that it finds at half the size.
+    plate_coarse_pass: float = Field(
+        default=0.5,
+        ge=0,
+        lt=1,
+        description="plates: also the whole frame at this fraction of the detection size "
+        "(near plates that fill too much of it); 0 = off",
+    )
     tile_side: int = Field(
         default=1280, ge=0, description="longest tile side in model pixels; 0 = one whole tile"
     )
@@ -245,8 +257,18 @@ class Settings(BaseSettings):
         description="a box found in a camera's frame t is also blurred in t-k..t+k (clips) and "
         "t+1..t+k plus the same batch (streams): detector jitter does not unblur a face",
     )
+    # fp32 by default on every device. The static int8 copy is ~1.5x faster on CPU but loses
+    # faint faces: on the DEV split (its photos at 1.0-0.1 scale, plain and behind a simulated
+    # tinted window; 138 faces) int8 at 0.3 misses 3 of the 134 faces fp32 finds (14-15 px
+    # faces behind the simulated window, scores 0.39 -> 0.23, 0.33 -> 0.25, 0.33 -> 0.15),
+    # finds none that fp32 misses, and scores faint faces 0.04 lower on average (down to 0.18
+    # lower); percentile calibration or six more fp32 convolutions keep 2-3 of those misses.
+    # Privacy first: int8 (or auto = int8 on CPU, fp32 on a GPU) is a throughput choice the
+    # operator makes (README's trade-off table).
     face_precision: Literal["auto", "fp32", "int8"] = Field(
-        default="auto", description="CenterFace weights: auto = int8 on CPU, fp32 on a GPU"
+        default="fp32",
+        description="CenterFace weights: fp32 (default), int8 (faster on CPU, loses faint "
+        "faces), auto = int8 on CPU and fp32 on a GPU",
     )
     gpu_mem_limit_mb: int = Field(
         default=0,

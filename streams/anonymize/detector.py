@@ -154,6 +154,10 @@ class View:
     h: int
     w: int
     plan: Letterbox
+    coarse: bool = False  # the whole frame's second, smaller pass (not a tile)
+
+
+MIN_COARSE_SIDE = 128  # a coarse pass smaller than this sees nothing worth its inference
 
 
 def tile_spans(length: int, crop: int, overlap: int) -> list[tuple[int, int]]:
@@ -175,15 +179,22 @@ def plan_views(
     max_side: int,
     tiling: Tiling | None,
     upscale: float = 1.0,
+    coarse: float = 0.0,
 ) -> list[View]:
-    """The whole frame at ``max_side`` (a smaller frame enlarged by up to ``upscale``) plus,
-    with ``tiling``, its tiles (see :class:`Tiling`; an enlarged frame needs none)."""
+    """The whole frame at ``max_side`` (a smaller frame enlarged by up to ``upscale``); with
+    ``coarse``, the whole frame once more at that fraction of the first pass's size (a region
+    that fills too much of the canvas for the model is seen smaller); with ``tiling``, its tiles
+    (see :class:`Tiling`; an enlarged frame needs none)."""
     plan = plan_letterbox(height, width, max_side, upscale=upscale)
     base = View(index, 0, 0, height, width, plan)
     views = [base]
+    base_scale = min(base.plan.scale_x, base.plan.scale_y)
+    coarse_side = round(max(height, width) * base_scale * coarse)
+    if coarse_side >= MIN_COARSE_SIDE:
+        coarse_plan = plan_letterbox(height, width, coarse_side)
+        views.append(View(index, 0, 0, height, width, coarse_plan, coarse=True))
     if tiling is None:
         return views
-    base_scale = min(base.plan.scale_x, base.plan.scale_y)
     if tiling.scale < tiling.min_gain * base_scale:
         return views
     overlap = max(0, tiling.overlap, math.ceil(tiling.base_reliable_px / base_scale))
@@ -249,6 +260,7 @@ class OnnxDetector:
     max_batch: int = 8
     tiling: Tiling | None = None
     upscale: float = 1.0  # frames smaller than max_side are enlarged by up to this factor
+    coarse: float = 0.0  # > 0: also the whole frame at this fraction of the first pass's size
 
     @property
     def kind(self) -> Kind:
@@ -259,7 +271,9 @@ class OnnxDetector:
         return self.codec.name
 
     def views(self, index: int, height: int, width: int) -> list[View]:
-        return plan_views(index, height, width, self.max_side, self.tiling, self.upscale)
+        return plan_views(
+            index, height, width, self.max_side, self.tiling, self.upscale, self.coarse
+        )
 
     def detect(
         self, images: Sequence[Image], threshold: float | None = None

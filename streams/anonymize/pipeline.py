@@ -266,7 +266,10 @@ class Anonymizer:
             model = self.versions.get(detector.name, detector.name)
             views = getattr(detector, "views", None)
             plan = views(0, *size) if callable(views) else []
-            base, tiles = (plan[0].plan.canvas, plan[1:]) if plan else ((0, 0), [])
+            base = plan[0].plan.canvas if plan else (0, 0)
+            whole = [v for v in plan[1:] if v.coarse]
+            tiles = [v for v in plan[1:] if not v.coarse]
+            coarse = whole[0].plan.canvas if whole else (0, 0)
             passes.append(
                 {
                     "kind": kind,
@@ -277,6 +280,8 @@ class Anonymizer:
                     "tile_width": max((t.w for t in tiles), default=0),
                     "tile_height": max((t.h for t in tiles), default=0),
                     "threshold": config.threshold(kind),
+                    "coarse_width": coarse[1],
+                    "coarse_height": coarse[0],
                 }
             )
         face = self.detectors.get("FACE")

@@ -304,6 +304,7 @@ def load_detectors(
             max_batch=optimizer.get_device_config(model)["batch_size"],
             tiling=tiling_for(settings, codec.kind),
             upscale=settings.detection_upscale,
+            coarse=settings.plate_coarse_pass if codec.kind == "PLATE" else 0.0,
         )
     plates = [made[m] for m in PLATE_MODELS[settings.plate_model]]
     loaded = DetectorSet(

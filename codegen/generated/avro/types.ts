@@ -510,6 +510,16 @@ export interface DetectionPass {
   tile_height: number;
   /** Score threshold applied to this frame's boxes. */
   threshold: number;
+  /**
+   * Coarse pass (plates): the whole frame again at a fraction of the whole-frame pass's size, model input width in pixels; 0 = none.
+   * @defaultValue 0
+   */
+  coarse_width: number;
+  /**
+   * Coarse pass: model input height in pixels; 0 = none.
+   * @defaultValue 0
+   */
+  coarse_height: number;
 }
 
 /**
@@ -534,6 +544,16 @@ export interface DetectionPassInput {
   tile_height: number;
   /** Score threshold applied to this frame's boxes. */
   threshold: number;
+  /**
+   * Coarse pass (plates): the whole frame again at a fraction of the whole-frame pass's size, model input width in pixels; 0 = none.
+   * @defaultValue 0
+   */
+  coarse_width?: number;
+  /**
+   * Coarse pass: model input height in pixels; 0 = none.
+   * @defaultValue 0
+   */
+  coarse_height?: number;
 }
 
 /**

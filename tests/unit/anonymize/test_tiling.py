@@ -69,6 +69,22 @@ def test_a_frame_smaller_than_the_detection_size_is_enlarged_up_to_the_limit() -
     assert plan_views(0, 240, 426, 0, None, upscale=2.0)[0].plan.resized_w == 426
 
 
+def test_a_coarse_pass_sees_the_whole_frame_again_at_a_fraction_of_the_first() -> None:
+    base, coarse = plan_views(0, 600, 450, 640, None, upscale=2.0, coarse=0.5)
+    assert (base.plan.resized_h, base.plan.resized_w) == (640, 480)  # enlarged to max_side
+    assert (coarse.plan.resized_h, coarse.plan.resized_w) == (320, 240)  # half of that
+    assert (coarse.x, coarse.y, coarse.h, coarse.w) == (0, 0, 600, 450)  # the whole frame
+    assert coarse.coarse
+    assert not base.coarse
+    # with tiles: the coarse pass comes second, the tiles after it
+    views = plan_views(0, 1080, 1920, 640, Tiling(side=1280), coarse=0.5)
+    assert [v.plan.resized_w for v in views[:2]] == [640, 320]
+    assert len(views) == 4
+    # off by default, and skipped where it would be too small to see anything
+    assert len(plan_views(0, 600, 450, 640, None)) == 1
+    assert len(plan_views(0, 200, 150, 640, None, coarse=0.5)) == 1
+
+
 def test_merge_keeps_one_box_per_region_and_drops_tile_cut_pieces() -> None:
     whole = np.asarray([[100, 100, 140, 150, 0.9]], np.float32)
     same_from_tile = np.asarray([[101, 99, 141, 151, 0.8]], np.float32)
