@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -100,18 +100,26 @@ class FramesProcessor:
     breaker: BreakerCheck
     record_outcome: OutcomeRecorder
     lag: LagMeter = field(default_factory=LagMeter)
-    # The highest offset handled per (topic, partition) since the last rebalance. Faust seeks a
-    # stream back to its committed offset after table recovery, and the records between that
-    # offset and the last one read come through the stream again while their first outputs
-    # sit in the open transaction: handled twice, they are published twice in one commit
-    # (tests/integration/test_faults.py saw it after a SIGKILL). Cleared on revocation, when
-    # an uncommitted transaction is given up and its records must be handled again.
+    # The highest offset handled per (topic, partition) while this worker owns it. Faust seeks
+    # a stream back to its committed offset after every rebalance (table recovery), and the
+    # records between that offset and the last one read come through the stream again while
+    # their first outputs sit in the open transaction: handled twice, they are published twice
+    # in one commit (tests/integration/test_faults.py). A partition this worker keeps across a
+    # rebalance keeps its transaction (faust stops only the producers of partitions it lost),
+    # so its entry stays; a partition it loses forgets its entry, since its uncommitted
+    # transaction is given up and whoever owns it next must handle those records again. The
+    # entries used to be cleared on every revocation, which forgot the kept partitions too:
+    # an early batch was then published twice in one transaction.
     handled: dict[tuple[str, int], int] = field(default_factory=dict)
 
-    def forget_handled(self) -> None:
-        if self.handled:
-            log.info("revoked: handled offsets of %d partitions forgotten", len(self.handled))
-        self.handled.clear()
+    def keep_handled(self, assigned: Iterable[Any]) -> None:
+        """After a rebalance: forget the partitions not in ``assigned`` (faust ``TP`` s)."""
+        kept = {(tp.topic, tp.partition) for tp in assigned}
+        lost = [where for where in self.handled if where not in kept]
+        for where in lost:
+            del self.handled[where]
+        if lost:
+            log.info("rebalance: handled offsets of %d lost partitions forgotten", len(lost))
 
     def _first_time(self, event: EventT[Any]) -> bool:
         message = event.message
@@ -277,11 +285,11 @@ def install(
         record_outcome or record,
     )
 
-    async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
-        processor.forget_handled()
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        processor.keep_handled(assigned)
 
-    on_partitions_revoked: Any = cg.app.on_partitions_revoked  # mode's signal typing is narrow
-    on_partitions_revoked.connect(on_revoked, weak=False)
+    on_partitions_assigned: Any = cg.app.on_partitions_assigned  # mode's signal typing is narrow
+    on_partitions_assigned.connect(on_assigned, weak=False)
 
     @cg.app.agent(cg.topics.frames, name="camguard.frames")
     async def frames(stream: StreamT[bytes]) -> None:

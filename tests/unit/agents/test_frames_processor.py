@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from faust.types import TP
 
 from agents.frames import FramesProcessor
 from streams.anonymize.blur import BlurConfig, laplacian_variance
@@ -251,17 +252,22 @@ async def test_the_breaker_and_its_outcome_get_the_frames_org() -> None:
     assert outcomes.orgs == ["org-1"]
 
 
-async def test_a_record_delivered_again_before_a_rebalance_is_published_once() -> None:
-    """Faust's seek back to the committed offset re-delivers records already in the open
-    transaction; they are skipped until a revocation gives that transaction up."""
+async def test_a_record_delivered_again_is_published_once_while_its_partition_stays() -> None:
+    """Faust's seek back to the committed offset after a rebalance re-delivers records already
+    in the open transaction; they stay skipped while this worker keeps the partition (its
+    transaction goes on) and are handled again once the partition was lost and came back."""
     cg = _cg()
     first, second = _event("cam-1", (120, 160), 1), _event("cam-1", (120, 160), 2)
+    frames0, frames1 = TP("camera.frames", 0), TP("camera.frames", 1)
     async with AnonymizationMiddleware(_fakes(), Settings(worker_pool_size=1)) as middleware:
         processor, _ = _processor(cg, middleware, lambda org, cam: (BlurConfig(), 1))
         await processor.handle([first, second])
         await processor.handle([first, second])  # the same offsets again: skipped
         assert [f["seq"] for f in _published(cg)] == [1, 2]
         assert cg.counters["frames.redelivered_skipped"] == 2
-        processor.forget_handled()  # partitions revoked: the open transaction is given up
+        processor.keep_handled({frames0, frames1})  # a rebalance that keeps partition 0
+        await processor.handle([second])
+        assert [f["seq"] for f in _published(cg)] == [1, 2]  # still in the open transaction
+        processor.keep_handled({frames1})  # partition 0 lost: its transaction is given up
         await processor.handle([second])
     assert [f["seq"] for f in _published(cg)] == [1, 2, 2]
