@@ -40,9 +40,10 @@ from streams.anonymize.middleware import AnonymizationMiddleware, config_from_se
 from streams.anonymize.pipeline import EncodedOutcome
 from streams.anonymize.records import anonymized_record, is_published, job_from_frame
 from streams.anonymize.runtime import apply_service_optimizations
-from streams.anonymize.stats import AnonymizerStats, LagMeter
+from streams.anonymize.stats import LagMeter
 from streams.app import CamguardApp
 from streams.codec import CodecError
+from streams.contract.worker_http import AnonymizerStats
 from streams.deadletter import send_dead_letter
 from streams.exceptions import CamguardError
 from streams.resilience.exceptions import InvalidEventError

@@ -73,7 +73,7 @@ class TypeCheckError(CodegenError):
     """``tsc --strict --noEmit`` rejected the generated code, the runtime or the Node tests.
 
     Read tsc's messages; a failure in generated/http/conformance.ts means models.ts and
-    openapi-typescript's api.ts disagree about a model (a bug in streams/web/openapi.py).
+    openapi-typescript's api.ts disagree about a model (a bug in streams/contract/typescript.py).
     """
 
     reason = "tsc"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codegen.tsdoc import GENERATED_HEADER, tsdoc
-from streams.web.openapi import json_schema_ts, ts_identifier
+from streams.contract.typescript import json_schema_ts, ts_identifier
 
 _RUNTIME = """\
 /** Where and how to reach the service. */
@@ -327,7 +327,8 @@ def render_client(
     document: Mapping[str, Any], models_module: str = "./models", header: str = GENERATED_HEADER
 ) -> str:
     """The client module for an OpenAPI 3.1 ``document`` whose component schemas are exported
-    by ``models_module`` (as :func:`streams.web.openapi.openapi_typescript` renders them)."""
+    by ``models_module`` (as :func:`streams.contract.typescript.openapi_typescript` renders
+    them)."""
     types = TypeScriptTypes(document)
     functions = [_function(op, types) for op in _operations(document)]
     schemas = document.get("components", {}).get("schemas", {})

@@ -1,8 +1,9 @@
 """The HTTP contracts under codegen/generated/http/: the worker's there, the gateway's in
 ``http/gateway/`` (each server's own OpenAPI document lists only the pages it serves).
 
-- ``openapi.json``: :func:`streams.web.openapi.export_service_contracts`'s ``schema`` (worker);
-  :func:`streams.gateway.web.gateway_openapi` (gateway).
+- ``openapi.json``: :func:`streams.contract.openapi.export_service_contracts`'s ``schema``
+  (worker);
+  :func:`streams.contract.openapi.server_document` (gateway).
 - ``models.ts``: its ``types`` (rendered in Python, so the service needs no Node).
 - ``api.ts``: openapi-typescript's rendering of the same document (``paths``, ``operations``).
 - ``client.ts``: one typed ``fetch`` function per operation, typed with ``models.ts``
@@ -21,13 +22,9 @@ from typing import Any
 from codegen.http_client import render_client
 from codegen.node_tools import run_openapi_typescript
 from codegen.tsdoc import GENERATED_HEADER
-from streams.gateway.web import gateway_openapi
-from streams.web.openapi import (
-    export_service_contracts,
-    openapi_typescript,
-    service_version,
-    ts_identifier,
-)
+from streams.contract.gateway_http import GATEWAY_SERVICE
+from streams.contract.openapi import export_service_contracts, server_document, service_version
+from streams.contract.typescript import openapi_typescript, ts_identifier
 
 SERVICE_NAME = "camguard"
 #: Where the gateway's contract goes, relative to codegen/generated/.
@@ -37,6 +34,7 @@ GATEWAY_DIR = "http/gateway"
 def render_conformance(document: Mapping[str, Any]) -> str:
     """Type assertions: every models.ts declaration equals openapi-typescript's component."""
     lines = [
+        # names the renderer's old home: the text is part of the committed generated files
         GENERATED_HEADER + "// models.ts (streams/web/openapi.py) and api.ts (openapi-typescript)"
         " must describe the same shapes; tsc fails here when they do not.",
         "",
@@ -75,7 +73,9 @@ def build_http_outputs(codegen_dir: Path) -> dict[str, str]:
     worker: dict[str, Any] = export_service_contracts(None, SERVICE_NAME, version)["schema"]
     return {
         **contract_files(worker, "http", codegen_dir),
-        **contract_files(gateway_openapi(version), GATEWAY_DIR, codegen_dir),
+        **contract_files(
+            server_document("gateway", GATEWAY_SERVICE, version), GATEWAY_DIR, codegen_dir
+        ),
     }
 
 

@@ -38,7 +38,7 @@ def run_openapi_typescript(document: Mapping[str, Any], codegen_dir: Path = CODE
         source = Path(tmp) / "openapi.json"
         source.write_text(json.dumps(document), encoding="utf-8")
         # Fields with a default stay optional (request bodies may omit them); response fields
-        # are all required in the document already (streams/web/openapi.py).
+        # are all required in the document already (streams/contract/openapi.py).
         done = _node(cli, [str(source), "--default-non-nullable=false"], codegen_dir)
     if done.returncode != 0:
         raise CodegenError(f"openapi-typescript failed: {done.stderr.strip()[-2000:]}")

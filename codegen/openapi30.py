@@ -1,6 +1,6 @@
 """OpenAPI 3.1 -> 3.0.3, for consumers that read only 3.0 (the platform's tooling does).
 
-FastAPI and :mod:`streams.web.openapi` emit 3.1, whose schemas are JSON Schema 2020-12. 3.0's
+FastAPI and :mod:`streams.contract.openapi` emit 3.1, whose schemas are JSON Schema 2020-12. 3.0's
 Schema Object is an older, narrower dialect; :func:`to_openapi_30` rewrites what differs and
 leaves everything else as it was:
 

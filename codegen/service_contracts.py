@@ -8,7 +8,7 @@ returns:
 - ``schema``: the OpenAPI **3.0.3** document (:func:`codegen.openapi30.to_openapi_30` of the
   app's 3.1 one), ``info.title`` the service name and ``info.version`` the given version;
 - ``types``: a TypeScript module with one declaration per component schema (the request and
-  response models), rendered by :func:`streams.web.openapi.openapi_typescript`;
+  response models), rendered by :func:`streams.contract.typescript.openapi_typescript`;
 - ``client``: a TypeScript module with one typed ``fetch`` function per operation
   (:func:`codegen.http_client.render_client`), importing the models from ``types_module``
   (``./types``: save ``types`` as ``types.ts`` beside it).
@@ -25,8 +25,8 @@ from typing import Any, TypedDict
 
 from codegen.http_client import render_client
 from codegen.openapi30 import to_openapi_30
-from streams.web.openapi import export_service_contracts as export_worker_contracts
-from streams.web.openapi import openapi_typescript
+from streams.contract.openapi import export_service_contracts as export_worker_contracts
+from streams.contract.typescript import openapi_typescript
 
 
 class ServiceContracts(TypedDict):
@@ -54,7 +54,7 @@ def export_service_contracts(
     """``{"schema": OpenAPI 3.0.3, "types": TypeScript models, "client": TypeScript client}``.
 
     ``app``: a FastAPI app, a CamguardApp or Faust app (camguard's worker: its pages must all
-    be described, else :class:`~streams.web.openapi.UndescribedEndpointError`), or None.
+    be described, else :class:`~streams.contract.openapi.UndescribedEndpointError`), or None.
     """
     document = openapi_31(app, service_name, version)
     header = (

@@ -50,7 +50,7 @@ except ImportError:  # pragma: no cover - supabase-py is the camguard[supabase] 
 
 
 HEALTH_TOPIC = HEALTH
-"""``camera.health``, from streams/contract.py (a web service imports no Faust)."""
+"""``camera.health``, from streams/contract/ (a web service imports no Faust)."""
 
 
 class SupabaseClientLike(Protocol):

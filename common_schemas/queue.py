@@ -29,11 +29,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from streams.contract.gateway_http import QueueStats
 from streams.settings import Settings
 from streams.spool import config as spool_config
 from streams.spool.config import AckMode
 from streams.spool.queue import ResilienceQueue as SpoolQueue
-from streams.spool.stats import QueueStats
 
 _BYTES, _JSON = b"\x00", b"\x01"
 

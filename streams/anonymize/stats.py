@@ -1,31 +1,12 @@
-"""What the anonymizer reports: detector, provider, model versions, counters, event-loop lag.
+"""How late the event loop runs: the ``event_loop_lag_*`` figures of ``GET /api/anonymizer``.
 
-Served as ``GET /api/anonymizer`` by the frames agent's worker; streams/web/anonymizer.py
-describes the endpoint for the OpenAPI document and the TypeScript types.
+The page's model, ``AnonymizerStats``, is part of the contract (streams/contract/worker_http.py);
+the frames agent's worker serves it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from pydantic import BaseModel, Field
-
-
-class AnonymizerStats(BaseModel):
-    """The frames worker's anonymizer: what runs where, and how the event loop keeps up."""
-
-    detector: str | None = Field(description="e.g. centerface+clp_det@cpu; null until loaded")
-    provider: str | None = Field(default=None, description="active onnxruntime provider(s)")
-    models: dict[str, str] = Field(default_factory=dict, description="model -> pinned version")
-    batch_size: dict[str, int] = Field(default_factory=dict, description="per detector")
-    batch_latency_ms: dict[str, dict[str, float]] = Field(
-        default_factory=dict, description="detector -> batch size -> measured latency at start"
-    )
-    detection_max_side: int | None = None
-    pool_size: int
-    counters: dict[str, int] = Field(default_factory=dict)
-    event_loop_lag_ms: float = Field(description="last measured lag of the event loop")
-    event_loop_lag_max_ms: float = Field(description="largest lag since start")
 
 
 @dataclass

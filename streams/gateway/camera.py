@@ -22,13 +22,13 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from streams.codec import AvroCodec
+from streams.contract.records import EventKind
 from streams.gateway.exceptions import SourceError
 from streams.gateway.records import (
     EVENT_PRIORITY,
     EVENTS_TOPIC,
     FRAME_PRIORITY,
     FRAMES_TOPIC,
-    EventKind,
     event_record,
     frame_record,
 )

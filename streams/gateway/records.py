@@ -6,28 +6,17 @@ camera_id; events (heartbeats, errors) leave the gateway's queue before frames.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from streams.contract import EVENTS, FRAMES
+from streams.contract.records import EventKind
 
 FRAMES_TOPIC = FRAMES
-"""``camera.frames``, from streams/contract.py (no Faust in the gateway)."""
+"""``camera.frames``, from streams/contract/ (no Faust in the gateway)."""
 EVENTS_TOPIC = EVENTS
 """``camera.events``."""
 EVENT_PRIORITY = 0
 FRAME_PRIORITY = 1
-
-
-class EventKind(StrEnum):
-    """The ``CameraEventKind`` symbols."""
-
-    HEARTBEAT = "HEARTBEAT"
-    FRAME_OK = "FRAME_OK"
-    FRAME_ERROR = "FRAME_ERROR"
-    CONNECTED = "CONNECTED"
-    DISCONNECTED = "DISCONNECTED"
-    ERROR = "ERROR"
 
 
 def frame_record(

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from streams.codec import AvroCodec
+from streams.contract.records import EventKind
 from streams.gateway.camera import CameraOptions, CameraSpec, CameraWorker
 from streams.gateway.metrics import GatewaySnapshot
-from streams.gateway.records import EventKind
 from streams.gateway.web import build_web_app
 from streams.kafka_security import check_broker
 from streams.settings import Settings

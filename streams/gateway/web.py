@@ -1,10 +1,11 @@
 """The gateway's HTTP port: GET /queue/stats (JSON), GET /metrics (Prometheus text),
 GET /healthz (liveness, for a container's healthcheck) and GET /openapi.json.
 
-Every page is described in :mod:`streams.web.endpoints` as a ``gateway`` endpoint, and
-/openapi.json serves the document of exactly those (not the worker's). /queue/stats is
-validated against its ``QueueStatsResponse`` model so the page and the contract cannot drift
-apart. aiohttp answers 405 with an ``Allow`` header for a method a page does not serve.
+Every page is listed in :mod:`streams.contract.endpoints` as a ``gateway`` endpoint, and
+/openapi.json serves the document of exactly those (not the worker's). /queue/stats is the
+contract's ``QueueStatsResponse`` (streams/contract/gateway_http.py), built from the queue's own
+``QueueStats`` so the page and the contract cannot drift apart. aiohttp answers 405 with an
+``Allow`` header for a method a page does not serve.
 """
 
 from __future__ import annotations
@@ -15,35 +16,22 @@ from typing import Any
 
 from aiohttp import web
 
-from streams.gateway.metrics import CONTENT_TYPE, GatewaySnapshot, render
-from streams.web.endpoints import (
+from streams.contract.gateway_http import (
+    GATEWAY_SERVICE,
     GatewayCameraStats,
     GatewayProducerStats,
-    Liveness,
     QueueStatsResponse,
 )
-from streams.web.openapi_document import server_document, service_version
-
-#: ``info.title`` of the gateway's OpenAPI document, and its /healthz ``app_id``.
-GATEWAY_SERVICE = "camguard-gateway"
+from streams.contract.http import Liveness
+from streams.contract.openapi import server_document, service_version
+from streams.gateway.metrics import CONTENT_TYPE, GatewaySnapshot, render
 
 
 def stats_response(snap: GatewaySnapshot) -> QueueStatsResponse:
     """The /queue/stats body of a snapshot."""
-    p = snap.producer
     return QueueStatsResponse(
-        **snap.queue.as_dict(),
-        producer=GatewayProducerStats(
-            sink_connected=p.sink_connected,
-            breaker_state=p.breaker_state,
-            delivered_total=p.delivered_total,
-            batches_total=p.batches_total,
-            retried_total=p.retried_total,
-            rejected_total=p.rejected_total,
-            outages_total=p.outages_total,
-            last_error=p.last_error,
-            last_delivery_ms=p.last_delivery_ms,
-        ),
+        **snap.queue.model_dump(),
+        producer=GatewayProducerStats.model_validate(snap.producer, from_attributes=True),
         cameras={
             camera_id: GatewayCameraStats.model_validate(status.as_dict())
             for camera_id, status in snap.cameras.items()

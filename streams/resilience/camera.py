@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from streams.contract.records import EventKind
 from streams.resilience.breaker import (
     Acquire,
     Admission,
@@ -32,7 +33,6 @@ from streams.resilience.exceptions import InvalidEventError
 from streams.resilience.health import (
     FAILURES,
     SUCCESSES,
-    EventKind,
     HealthConfig,
     HealthState,
     Observation,

@@ -18,23 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, NamedTuple
 
+from streams.contract.records import EventKind
 from streams.resilience.breaker import State
 from streams.resilience.evolve import evolve
-
-
-class EventKind(StrEnum):
-    """The ``CameraEventKind`` Avro symbols."""
-
-    HEARTBEAT = "HEARTBEAT"
-    FRAME_OK = "FRAME_OK"
-    FRAME_ERROR = "FRAME_ERROR"
-    CONNECTED = "CONNECTED"
-    DISCONNECTED = "DISCONNECTED"
-    ERROR = "ERROR"
-
 
 FRAMES = frozenset({EventKind.FRAME_OK, EventKind.FRAME_ERROR})
 ALIVE = frozenset({EventKind.FRAME_OK, EventKind.FRAME_ERROR, EventKind.HEARTBEAT})

@@ -1,5 +1,10 @@
-"""Ingest resilience: a memory + disk ResilienceQueue and the ResilientProducer on top of it."""
+"""Ingest resilience: a memory + disk ResilienceQueue and the ResilientProducer on top of it.
 
+``QueueStats``, what ``ResilienceQueue.stats()`` returns, is the gateway's /queue/stats contract
+(streams/contract/gateway_http.py), re-exported here.
+"""
+
+from streams.contract.gateway_http import QueueStats
 from streams.spool.config import AckMode, Backpressure, FsyncPolicy, Persistence, QueueConfig
 from streams.spool.exceptions import (
     DiskFullError,
@@ -9,7 +14,6 @@ from streams.spool.exceptions import (
     SpoolError,
 )
 from streams.spool.queue import QueueItem, ResilienceQueue
-from streams.spool.stats import QueueStats
 
 __all__ = [
     "AckMode",

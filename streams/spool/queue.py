@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
 
+from streams.contract.gateway_http import QueueStats
 from streams.spool.book import RECORD_OVERHEAD, Entry, Placement, QueueBook, Status, Tier
 from streams.spool.config import AckMode, Backpressure, FsyncPolicy, Persistence, QueueConfig
 from streams.spool.exceptions import (
@@ -45,7 +46,6 @@ from streams.spool.exceptions import (
 from streams.spool.framing import Location, RecordCipher, RecordHeader
 from streams.spool.recovery import Recovery, open_spool
 from streams.spool.segments import NewRecord
-from streams.spool.stats import QueueStats
 from streams.spool.writer import SpoolWriter
 
 log = logging.getLogger(__name__)
@@ -512,6 +512,7 @@ class ResilienceQueue:
             disk_full=self.disk_full,
             durable=self.config.durable,
             dropped=dict(self._dropped),
+            dropped_total=sum(self._dropped.values()),
             quarantined=tuple(q.name for q in recovery.quarantined) if recovery else (),
             truncated_bytes=recovery.truncated_bytes if recovery else 0,
         )

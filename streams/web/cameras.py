@@ -13,111 +13,22 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 from faust.exceptions import NotReady
 from faust.web import Request, Response, View
-from pydantic import BaseModel
 
 from streams.app import CamguardApp
+from streams.contract.worker_http import BreakerView, CameraView
 from streams.exceptions import CamguardError
 from streams.resilience.breaker import BreakerState, effective_state
 from streams.resilience.health import HealthConfig, HealthState, snapshot
 from streams.resilience.tables import CAMERA_HEALTH, CameraTables
-from streams.web.endpoints import Endpoint, QueryParam, describe
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[..., Awaitable[Response]]
-BreakerStateName = Literal["CLOSED", "OPEN", "HALF_OPEN"]
-SCOPE = QueryParam("scope", "'local': only this worker's cameras (used between workers)")
-
-
-class BreakerView(BaseModel):
-    """A camera's circuit breaker."""
-
-    camera_id: str
-    state: BreakerStateName
-    effective_state: BreakerStateName
-    """OPEN past its retry time reads HALF_OPEN: the next frame is a probe."""
-    forced: bool
-    consecutive_failures: int
-    trips: int
-    retry_at: datetime | None
-    changed_at: datetime | None
-    successes: int
-    failures: int
-    rejected: dict[str, int]
-
-
-class CameraView(BaseModel):
-    """A camera's health and breaker, as the worker owning it sees it now."""
-
-    camera_id: str
-    org_id: str | None
-    online: bool
-    last_seen: datetime | None
-    frames_processed: int
-    errors_count: int
-    events: int
-    avg_latency_ms: float
-    p95_latency_ms: float
-    fps: float
-    circuit_breaker_state: BreakerStateName
-    observed_at: datetime
-    breaker: BreakerView
-
-
-class CameraList(BaseModel):
-    """Every camera known to the workers that answered."""
-
-    cameras: list[CameraView]
-    count: int
-    partial: bool
-
-
-class BreakerList(BaseModel):
-    """Every camera breaker known to the workers that answered."""
-
-    breakers: list[BreakerView]
-    count: int
-    partial: bool
-
-
-describe(
-    Endpoint(
-        "GET",
-        "/api/cameras",
-        "Health and breaker of every camera",
-        CameraList,
-        query=(SCOPE,),
-        tags=("cameras",),
-    )
-)
-describe(
-    Endpoint(
-        "GET",
-        "/api/cameras/{camera_id}",
-        "Health and breaker of one camera (routed to the worker that owns it)",
-        CameraView,
-        errors={
-            404: "no event was ever seen for this camera",
-            503: "partition not assigned, or its owner not reachable yet (Retry-After)",
-        },
-        tags=("cameras",),
-    )
-)
-describe(
-    Endpoint(
-        "GET",
-        "/api/breakers",
-        "Circuit breaker of every camera",
-        BreakerList,
-        query=(SCOPE,),
-        tags=("cameras",),
-    )
-)
 
 
 def _time(seconds: float | None) -> datetime | None:

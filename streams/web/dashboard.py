@@ -38,26 +38,35 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.exceptions import NotReady
 from faust.web import Request, Response, View
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from streams.app import TRANSITIONS, CamguardApp
 from streams.codec import CodecError
+from streams.contract.worker_http import (
+    MAX_PAGE,
+    CameraSeries,
+    DashboardCamera,
+    DashboardPage,
+    DashboardSummary,
+    GatewaysResponse,
+    GatewayStatus,
+    RelayedQueueStats,
+    SeriesResponse,
+)
 from streams.kafka_security import aiokafka_kwargs
 from streams.resilience.breaker import effective_state
 from streams.resilience.health import HealthConfig, snapshot
 from streams.resilience.tables import CAMERA_HEALTH, CameraTables
 from streams.settings import Settings
 from streams.web import previews
-from streams.web.endpoints import Endpoint, QueryParam, QueueStatsResponse, describe
 from streams.web.timeseries import (
-    MAX_PAGE,
     CameraSample,
     FleetHistory,
     LatestFrames,
@@ -70,7 +79,6 @@ from streams.web.timeseries import (
 
 log = logging.getLogger(__name__)
 
-StateName = Literal["CLOSED", "OPEN", "HALF_OPEN"]
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: uPlot's files: in the package (a wheel), else in the checkout's node_modules.
 VENDORED = ("uPlot.iife.min.js", "uPlot.min.css")
@@ -78,188 +86,9 @@ VENDOR_DIRS = (
     PACKAGE_DIR / "static" / "uplot",
     PACKAGE_DIR.parents[1] / "node_modules" / "uplot" / "dist",
 )
+
 ROWS_TTL_S = 0.5
 ROWS_CHUNK = 250
-
-
-# --- the documents ------------------------------------------------------------------------
-
-
-class DashboardSummary(BaseModel):
-    """The fleet at a glance (every camera, not only the page)."""
-
-    cameras: int
-    online: int
-    offline: int
-    closed: int
-    open: int
-    half_open: int
-    fps: float
-    """Frames per second, summed over the cameras."""
-    fail_closed_per_s: float
-    deadletter_per_s: float
-    anonymized_per_s: float
-
-
-class DashboardCamera(BaseModel):
-    """One row of the camera table."""
-
-    camera_id: str
-    org_id: str | None
-    online: bool
-    state: StateName
-    """The breaker's effective state (OPEN past its retry time reads HALF_OPEN)."""
-    last_seen: float | None
-    """Epoch seconds of the camera's last event or frame; null if never."""
-    fps: float
-    p95_ms: float
-    errors: int
-    frames: int
-    trips: int
-    preview: int | None
-    """Version of the latest preview held for the camera (changes with each frame)."""
-
-
-class DashboardPage(BaseModel):
-    """The summary and one page of the camera table."""
-
-    summary: DashboardSummary
-    cameras: list[DashboardCamera]
-    matched: int
-    offset: int
-    limit: int
-    partial: bool
-    previews: bool
-    interval_s: float
-    window_s: float
-    generated_at: float
-
-
-class TransitionModel(BaseModel):
-    """A breaker transition, as sent to camera.breaker.transitions."""
-
-    at: float
-    from_state: str
-    to_state: str
-    reason: str
-
-
-class CameraSeries(BaseModel):
-    """A camera's sampled history (oldest first) and its recent breaker transitions."""
-
-    camera_id: str
-    t: list[float]
-    fps: list[float]
-    p95_ms: list[float]
-    errors: list[float]
-    state: list[float]
-    """Breaker state per sample: 0 CLOSED, 1 HALF_OPEN, 2 OPEN."""
-    transitions: list[TransitionModel]
-
-
-class SeriesResponse(BaseModel):
-    """Histories of the cameras asked for (those no worker knows are left out)."""
-
-    series: list[CameraSeries]
-    interval_s: float
-    window_s: float
-    partial: bool
-
-
-class RelayedQueueStats(QueueStatsResponse):
-    """A gateway's /queue/stats body as the worker relays it (the gateway's own model; the
-    worker does not serve /queue/stats itself)."""
-
-
-class GatewayStatus(BaseModel):
-    """One configured gateway: its /queue/stats, or why it could not be read."""
-
-    url: str
-    ok: bool
-    error: str | None
-    stats: RelayedQueueStats | None
-
-
-class GatewaysResponse(BaseModel):
-    """The gateways listed in CAMGUARD_GATEWAYS."""
-
-    gateways: list[GatewayStatus]
-
-
-SCOPE = QueryParam("scope", "'local': only this worker's cameras (used between workers)")
-BAD_QUERY = {400: "a query parameter is not of its type"}
-
-describe(
-    Endpoint(
-        "GET",
-        "/dashboard",
-        "Operator dashboard (HTML): fleet, per-camera charts, previews, gateways, policies",
-        None,
-        content_type="text/html",
-        tags=("ops",),
-    )
-)
-describe(
-    Endpoint(
-        "GET",
-        "/api/dashboard",
-        "Fleet summary and one page of the camera table (search, filter, sort, page)",
-        DashboardPage,
-        query=(
-            QueryParam("q", "substring of the camera or org id (case-insensitive)"),
-            QueryParam("state", "online, offline, closed, open or half_open; else all"),
-            QueryParam("sort", "camera_id, org_id, online, state, fps, p95_ms, errors, ..."),
-            QueryParam("order", "asc (default) or desc"),
-            QueryParam("offset", "first row of the page (default 0)", type="integer"),
-            QueryParam("limit", f"rows per page (default 50, at most {MAX_PAGE})", type="integer"),
-            SCOPE,
-        ),
-        errors=BAD_QUERY,
-        tags=("dashboard",),
-    )
-)
-describe(
-    Endpoint(
-        "GET",
-        "/api/dashboard/series",
-        "Per-camera history (fps, p95 latency, errors, breaker state) and breaker transitions",
-        SeriesResponse,
-        query=(
-            QueryParam("cameras", f"comma-separated camera ids (at most {MAX_PAGE})"),
-            QueryParam(
-                "since", "only points after this time (epoch s; transitions: all)", type="number"
-            ),
-            SCOPE,
-        ),
-        errors=BAD_QUERY,
-        tags=("dashboard",),
-    )
-)
-describe(
-    Endpoint(
-        "GET",
-        "/api/dashboard/previews/{camera_id}",
-        "The camera's latest anonymized frame, boxes drawn, as a JPEG thumbnail",
-        None,
-        content_type="image/jpeg",
-        query=(QueryParam("v", "preview version (cache buster, ignored)"),),
-        errors={
-            403: "previews are turned off (CAMGUARD_DASHBOARD_PREVIEWS=false)",
-            404: "no anonymized frame of this camera is held",
-            503: "partition not assigned, or its owner not reachable yet (Retry-After)",
-        },
-        tags=("dashboard",),
-    )
-)
-describe(
-    Endpoint(
-        "GET",
-        "/api/dashboard/gateways",
-        "/queue/stats of each gateway listed in CAMGUARD_GATEWAYS",
-        GatewaysResponse,
-        tags=("dashboard",),
-    )
-)
 
 
 # --- the page -----------------------------------------------------------------------------

@@ -5,32 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from faust.web import Request, Response, View
-from pydantic import BaseModel
 
 from streams.app import CamguardApp
-from streams.web.endpoints import Endpoint, Liveness, describe
-
-
-class Readiness(BaseModel):
-    """Whether the worker serves traffic: false while tables recover or partitions move."""
-
-    ready: bool
-    recovering: bool
-    rebalancing: bool
-    counters: dict[str, int]
-
-
-describe(Endpoint("GET", "/healthz", "Liveness of the worker", Liveness, tags=("ops",)))
-describe(
-    Endpoint(
-        "GET",
-        "/readyz",
-        "Readiness: false while table recovery runs",
-        Readiness,
-        errors={503: "not ready yet (tables recovering)"},
-        tags=("ops",),
-    )
-)
+from streams.contract.http import Liveness
+from streams.contract.worker_http import Readiness
 
 
 def readiness(cg: CamguardApp) -> Readiness:

@@ -31,26 +31,12 @@ from streams.app import CamguardApp
 from streams.resilience.breaker import effective_state
 from streams.resilience.health import HealthConfig, snapshot
 from streams.resilience.tables import CameraTables
-from streams.web.endpoints import Endpoint, describe
 
 
 class PrometheusText(BaseModel):
     """Prometheus text exposition format (version 0.0.4); described as a plain string."""
 
     text: str
-
-
-describe(
-    Endpoint(
-        "GET",
-        "/metrics",
-        "Prometheus metrics: camguard's counters, process (CPU, RSS, fds, GC), per camera "
-        "with CAMGUARD_METRICS_CAMERA_SERIES, Faust's sensors with CAMGUARD_FAUST_SENSORS",
-        None,
-        content_type="text/plain",
-        tags=("ops",),
-    )
-)
 
 
 class CounterCollector(Collector):

@@ -19,12 +19,19 @@ import hmac
 import logging
 import time
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 from faust.web import Request, Response, View
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from streams.app import CamguardApp
+from streams.contract.policy_http import (
+    SCOPE_PARAMS,
+    PoliciesResponse,
+    ProvenanceModel,
+    WebhookAccepted,
+    WebhookRequest,
+)
 from streams.policy.book import Outcome
 from streams.policy.exceptions import PolicyError, UnsupportedPayloadError
 from streams.policy.manager import PolicyManager
@@ -32,110 +39,8 @@ from streams.policy.models import POLICY_MODELS
 from streams.policy.payload import plan_change
 from streams.policy.publish import PolicyPublisher
 from streams.policy.webhook import WebhookVerifier, parse_body
-from streams.web.endpoints import Endpoint, QueryParam, describe
 
 log = logging.getLogger(__name__)
-SCOPE_PARAMS = ("org_id", "camera_id", "site_id", "class_id")
-
-
-class ProvenanceModel(BaseModel):
-    """Where one effective value came from: a row (id, version, key) or the defaults."""
-
-    scope: Literal["default", "global", "org", "site", "camera"]
-    row_id: str | None = None
-    version: int | None = None
-    key: str | None = None
-
-
-class PoliciesResponse(BaseModel):
-    """Effective policies per policy_type, and where each value came from."""
-
-    policies: dict[str, dict[str, Any]]
-    provenance: dict[str, dict[str, ProvenanceModel]] = Field(default_factory=dict)
-    versions: dict[str, int | None] = Field(default_factory=dict)
-    scope: dict[str, str | None] = Field(default_factory=dict)
-    flagged: list[str] = Field(default_factory=list, description="Unknown types, kept as raw JSON")
-    redacted: bool = False
-    ready: bool = True
-    revision: int = 0
-
-
-#: One part of a policy key (streams/policy/resolve.py): non-empty, no ``/``, not ``*``.
-KeyPart = Annotated[str, Field(min_length=1, pattern=r"^([^/*][^/]*|\*[^/]+)$")]
-#: The largest integer every JSON reader (JavaScript's included) reads exactly; PolicyRecord's
-#: Avro longs (version, timestamp-millis) reach TypeScript consumers as numbers too.
-MAX_JSON_INT = 2**53 - 1
-JsonInt = Annotated[int, Field(ge=-MAX_JSON_INT, le=MAX_JSON_INT)]
-Version = Annotated[int, Field(ge=0, le=MAX_JSON_INT)]
-#: ISO 8601 text (as ``datetime.fromisoformat`` reads it; 422 otherwise) or epoch ms.
-Timestamp = str | JsonInt
-
-
-class PolicyRowBefore(BaseModel):
-    """A service_policies row as the webhook carries it in ``old_record``; other columns are
-    ignored. Its config is not validated (a bad old row never blocks fixing or deleting it)."""
-
-    # strict: JSON types as they are (no false for 0), as parse_event reads them
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    id: str = Field(min_length=1)
-    service_name: KeyPart
-    policy_type: KeyPart
-    org_id: KeyPart | None = None
-    camera_id: KeyPart | None = None
-    site_id: KeyPart | None = None
-    class_id: KeyPart | None = None
-    version: Version
-    config: Any = None
-    updated_at: Timestamp | None = None
-    created_at: Timestamp | None = None
-
-
-class PolicyRowPayload(PolicyRowBefore):
-    """The new row (``record``): its config must be valid for its policy_type (422 if not)."""
-
-    config: dict[str, Any] = Field(default_factory=dict)
-
-
-class _WebhookEnvelope(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, strict=True)
-
-    table: Literal["service_policies"]
-    db_schema: Literal["public"] = Field("public", alias="schema")
-
-
-class WebhookInsert(_WebhookEnvelope):
-    """A row was inserted: ``record`` is it (``old_record`` is ignored)."""
-
-    type: Literal["INSERT"]
-    record: PolicyRowPayload
-    old_record: Any = None
-
-
-class WebhookUpdate(_WebhookEnvelope):
-    """A row was updated: ``record`` is it now, ``old_record`` (when sent) before, so a row that
-    moved to another scope is tombstoned under its old key."""
-
-    type: Literal["UPDATE"]
-    record: PolicyRowPayload
-    old_record: PolicyRowBefore | None = None
-
-
-class WebhookDelete(_WebhookEnvelope):
-    """A row was deleted: ``old_record`` is it (``record`` is ignored)."""
-
-    type: Literal["DELETE"]
-    record: Any = None
-    old_record: PolicyRowBefore
-
-
-WebhookPayload = Annotated[
-    WebhookInsert | WebhookUpdate | WebhookDelete, Field(discriminator="type")
-]
-
-
-class WebhookRequest(RootModel[WebhookPayload]):
-    """A Supabase database-webhook payload for public.service_policies, by ``type``."""
 
 
 def validate_request(body: bytes) -> WebhookRequest:
@@ -153,51 +58,11 @@ def validate_request(body: bytes) -> WebhookRequest:
         raise UnsupportedPayloadError("; ".join(problems)) from exc
 
 
-class WebhookAccepted(BaseModel):
-    """What the webhook did: produced (applied, deleted) or nothing (duplicate)."""
-
-    status: Literal["applied", "deleted", "duplicate"]
-    keys: list[str]
-    version: int | None = None
-
-
 class ErrorBody(BaseModel):
     """A refused request."""
 
     error: str
     detail: str
-
-
-_SCOPE_QUERY = tuple(
-    QueryParam(name, f"{name} of the scope to resolve for") for name in SCOPE_PARAMS
-)
-describe(
-    Endpoint(
-        "GET",
-        "/policies",
-        "Effective policies (global, or for ?org_id=&camera_id=) with provenance",
-        PoliciesResponse,
-        query=_SCOPE_QUERY,
-        tags=("policies",),
-    )
-)
-describe(
-    Endpoint(
-        "POST",
-        "/webhooks/supabase",
-        "Supabase database webhook for service_policies",
-        WebhookAccepted,
-        request_model=WebhookRequest,
-        errors={
-            400: "not JSON",
-            401: "missing or wrong secret or signature, or a stale timestamp",
-            409: "replayed request, or an older version than the one held",
-            413: "body over the size limit",
-            422: "wrong table/schema/type, or an invalid config",
-        },
-        tags=("policies",),
-    )
-)
 
 
 def is_authorised(headers: Mapping[str, str], token: str | None) -> bool:

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from streams.contract.worker_http import MAX_PAGE
+
 #: Breaker transitions kept per camera for its timeline.
 TRANSITIONS_KEPT = 64
 #: The table's filters (``state=``): a camera's status or its breaker's effective state.
@@ -35,7 +37,7 @@ SORT_KEYS = (
     "last_seen",
     "trips",
 )
-MAX_PAGE = 500
+
 #: Breaker states as numbers in a series (a chart's y value).
 STATE_CODES = {"CLOSED": 0.0, "HALF_OPEN": 1.0, "OPEN": 2.0}
 

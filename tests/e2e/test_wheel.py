@@ -35,7 +35,7 @@ import json, common_schemas, codegen, agents, streams
 from streams.assets import assets_root
 from streams.codec import DEFAULT_SCHEMA_DIR
 from streams.devstack import KAFKA_SCRIPT, MIGRATIONS_DIR, PG_SCRIPT
-from streams.web.openapi import service_version
+from streams.contract.openapi import service_version
 print(json.dumps({
     "modules": [m.__file__ for m in (common_schemas, codegen, agents, streams)],
     "assets": str(assets_root()),

@@ -36,11 +36,11 @@ from codegen.avro_ts import compile_types
 from codegen.generate import build_outputs, stale_outputs
 from streams.app import ANONYMIZED, DEADLETTER, FRAMES
 from streams.codec import AvroCodec, SchemaCatalog
+from streams.contract.openapi import export_service_contracts, service_version
 from streams.devstack import free_port
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from streams.web import openapi as openapi_views
-from streams.web.openapi import export_service_contracts, service_version
 from tests.integration.worker_process import Worker, worker_env
 from tests.models.scenes import astronaut_bgr
 from tests.support.waiting import eventually

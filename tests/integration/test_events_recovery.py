@@ -29,11 +29,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.codec import AvroCodec
+from streams.contract.records import EventKind
 from streams.devstack import REPO_ROOT
 from streams.resilience.breaker import BreakerState
 from streams.resilience.camera import CameraConfig, apply_observation
 from streams.resilience.changelogs import ensure_changelog_topics
-from streams.resilience.health import EventKind, HealthState, Observation
+from streams.resilience.health import HealthState, Observation
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.worker_process import Worker, local_cameras, start_at_end

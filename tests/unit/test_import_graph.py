@@ -1,5 +1,7 @@
-"""The import graph: no cycles between modules or between packages, and the pure cores reach
-no Faust, aiokafka, aiohttp or ONNX Runtime, directly or through another camguard module.
+"""The import graph: no cycles between modules or between packages, the pure cores reach no
+Faust, aiokafka, aiohttp or ONNX Runtime, directly or through another camguard module, and the
+contract (streams/contract/) reaches neither those nor the worker; codegen and the gateway read
+the contract, not the worker.
 
 Read from the source with ``ast`` (every import counts, ``TYPE_CHECKING`` ones and imports
 inside functions included): what a newcomer follows when reading the code.
@@ -25,8 +27,9 @@ CORES = (
     "streams.anonymize.blur",
     "streams.anonymize.geometry",
     "streams.settings",
-    "streams.contract",
 )
+#: The Faust worker: its app, its views and its agents.
+WORKER = ("streams.app", "streams.web", "agents")
 
 
 def module_name(path: Path) -> str:
@@ -109,6 +112,27 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
+    """Every module and edge library ``start`` imports, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(edges.get(node, ()))
+    return seen
+
+
+def of_the_worker(module: str) -> bool:
+    return any(module == w or module.startswith(w + ".") for w in WORKER)
+
+
+def modules_under(folder: str) -> list[str]:
+    """The camguard modules in ``folder`` (generated code and node_modules left out)."""
+    return sorted(module_name(p) for p in sources() if p.is_relative_to(ROOT / folder))
+
+
 def package_of(module: str) -> str:
     """``streams.resilience.breaker`` -> ``streams.resilience``; a top-level module of a
     package (``streams.app``) is its own node."""
@@ -132,11 +156,25 @@ def test_no_two_packages_import_each_other() -> None:
 
 @pytest.mark.parametrize("core", CORES)
 def test_a_core_reaches_no_edge_library(core: str) -> None:
-    edges = graph()
-    seen, todo = set(), [core]
-    while todo:
-        node = todo.pop()
-        if node not in seen:
-            seen.add(node)
-            todo.extend(edges.get(node, ()))
+    seen = reachable(core, graph())
     assert not seen & set(EDGE_LIBRARIES), sorted(seen & set(EDGE_LIBRARIES))
+
+
+@pytest.mark.parametrize("module", modules_under("streams/contract"))
+def test_the_contract_reaches_no_edge_library_nor_the_worker(module: str) -> None:
+    seen = reachable(module, graph())
+    assert not seen & set(EDGE_LIBRARIES), sorted(seen & set(EDGE_LIBRARIES))
+    assert not [m for m in seen if of_the_worker(m)], sorted(filter(of_the_worker, seen))
+
+
+@pytest.mark.parametrize("module", modules_under("codegen"))
+def test_codegen_reads_the_contract_without_loading_the_worker(module: str) -> None:
+    seen = reachable(module, graph())
+    assert not seen & set(EDGE_LIBRARIES), sorted(seen & set(EDGE_LIBRARIES))
+    assert not [m for m in seen if of_the_worker(m)], sorted(filter(of_the_worker, seen))
+
+
+@pytest.mark.parametrize("module", modules_under("streams/gateway"))
+def test_the_gateway_depends_on_the_contract_not_on_the_worker(module: str) -> None:
+    seen = reachable(module, graph())
+    assert not [m for m in seen if of_the_worker(m)], sorted(filter(of_the_worker, seen))

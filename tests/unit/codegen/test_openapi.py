@@ -12,18 +12,19 @@ from pydantic import BaseModel, Field
 from agents.worker import build_worker
 from codegen.http_client import render_client
 from codegen.http_contracts import render_conformance
-from streams.gateway.web import gateway_openapi
-from streams.settings import Settings
-from streams.web.endpoints import Endpoint, QueryParam, endpoints
-from streams.web.openapi import (
+from streams.contract.endpoints import endpoints
+from streams.contract.http import Endpoint, QueryParam
+from streams.contract.openapi import (
     UndescribedEndpointError,
     export_service_contracts,
     openapi_document,
-    openapi_typescript,
     operation_id,
     undescribed_pages,
     unserved_endpoints,
 )
+from streams.contract.typescript import openapi_typescript
+from streams.gateway.web import gateway_openapi
+from streams.settings import Settings
 
 
 class Breaker(BaseModel):
@@ -169,7 +170,7 @@ def test_pages_served_but_not_described_are_refused() -> None:
     async def thing(web: Any, request: Any) -> Any:
         return web.json({})
 
-    @app.page("/healthz/")  # described by streams/web/health.py
+    @app.page("/healthz/")  # listed in streams/contract/endpoints.py
     async def healthz(web: Any, request: Any) -> Any:
         return web.json({})
 

@@ -10,10 +10,10 @@ import pytest
 
 from agents.gateway_cli import add_gateway_parser, camera_specs
 from streams.codec import AvroCodec
+from streams.contract.records import EventKind
 from streams.gateway.records import (
     EVENTS_TOPIC,
     FRAMES_TOPIC,
-    EventKind,
     event_record,
     frame_record,
 )

@@ -11,11 +11,11 @@ import httpx
 import numpy as np
 
 from streams.codec import AvroCodec
+from streams.contract.gateway_http import QueueStatsResponse
 from streams.gateway.camera import CameraOptions, CameraSpec
 from streams.gateway.service import Gateway, GatewayConfig
 from streams.settings import Settings
 from streams.spool.sink import MemorySink
-from streams.web.endpoints import QueueStatsResponse
 
 codec = AvroCodec()
 

@@ -8,11 +8,12 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 
+from streams.contract.endpoints import endpoints
+from streams.contract.gateway_http import QueueStats, QueueStatsResponse
+from streams.contract.http import Liveness
 from streams.gateway.metrics import GatewaySnapshot
 from streams.gateway.web import build_web_app, gateway_openapi
 from streams.spool.producer import ProducerStats
-from streams.spool.stats import QueueStats
-from streams.web.endpoints import Liveness, QueueStatsResponse, endpoints
 
 QUEUE = QueueStats(
     name="frames",
@@ -36,6 +37,10 @@ QUEUE = QueueStats(
     sink_up=True,
     disk_full=False,
     durable=True,
+    dropped={},
+    dropped_total=0,
+    quarantined=(),
+    truncated_bytes=0,
 )
 PRODUCER = ProducerStats(
     sink_connected=True,

@@ -7,6 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.contract.records import EventKind
 from streams.resilience.breaker import (
     BreakerState,
     CircuitBreakerConfig,
@@ -19,7 +20,6 @@ from streams.resilience.breaker import (
 )
 from streams.resilience.camera import SourcePosition, already_applied
 from streams.resilience.health import (
-    EventKind,
     HealthConfig,
     HealthState,
     Observation,

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.contract.records import EventKind
 from streams.resilience.breaker import State
 from streams.resilience.health import (
     HISTOGRAM_BASE_MS,
     HISTOGRAM_BUCKETS,
     HISTOGRAM_GROWTH,
-    EventKind,
     HealthConfig,
     HealthState,
     Observation,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from streams.codec import AvroCodec
+from streams.contract.records import EventKind
 from streams.resilience.breaker import BreakerState, CircuitBreakerConfig, State
 from streams.resilience.camera import (
     REPLAY_WINDOW,
@@ -21,7 +22,7 @@ from streams.resilience.camera import (
     transition_record,
 )
 from streams.resilience.exceptions import InvalidEventError
-from streams.resilience.health import EventKind, HealthState, snapshot
+from streams.resilience.health import HealthState, snapshot
 from streams.settings import Settings
 
 NOW = 1_700_000_000.0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 
+from streams.contract.endpoints import endpoints
+from streams.contract.records import EventKind
+from streams.contract.worker_http import BreakerView, CameraList, CameraView
 from streams.resilience.breaker import BreakerState, CircuitBreakerConfig, Failure, step
 from streams.resilience.exceptions import CircuitOpenError
-from streams.resilience.health import EventKind, HealthConfig, HealthState, Observation, observe
-from streams.web.cameras import BreakerView, CameraList, CameraView, breaker_view, camera_view
-from streams.web.endpoints import endpoints
+from streams.resilience.health import HealthConfig, HealthState, Observation, observe
+from streams.web.cameras import breaker_view, camera_view
 
 T0 = 1_700_000_000.0
 

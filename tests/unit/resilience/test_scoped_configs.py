@@ -9,12 +9,13 @@ from typing import TypeVar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.contract.records import EventKind
 from streams.policy.manager import PolicyManager
 from streams.policy.models import HealthPolicy, PolicyModel, ResiliencePolicy
 from streams.policy.resolve import PolicyRow
 from streams.resilience.breaker import BreakerState, CircuitBreakerConfig, State
 from streams.resilience.camera import CameraConfig, apply_observation
-from streams.resilience.health import EventKind, HealthConfig, HealthState, Observation
+from streams.resilience.health import HealthConfig, HealthState, Observation
 from streams.resilience.scoped import CameraConfigs, breaker_config, camera_config, health_config
 from streams.settings import Settings
 

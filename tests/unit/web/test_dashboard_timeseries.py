@@ -10,6 +10,7 @@ from typing import Any, cast
 import pytest
 
 from streams.app import CamguardApp
+from streams.contract.worker_http import MAX_PAGE
 from streams.settings import Settings
 from streams.web.dashboard import (
     BadQueryError,
@@ -24,7 +25,6 @@ from streams.web.dashboard import (
     tap_sends,
 )
 from streams.web.timeseries import (
-    MAX_PAGE,
     TRANSITIONS_KEPT,
     CameraSample,
     FleetHistory,

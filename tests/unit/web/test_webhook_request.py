@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from streams.contract.policy_http import WebhookRequest
 from streams.policy.exceptions import UnsupportedPayloadError
 from streams.policy.webhook import parse_body
-from streams.web.policies import WebhookRequest, validate_request
+from streams.web.policies import validate_request
 from tests.support.policy import supabase_row, webhook_body
 
 

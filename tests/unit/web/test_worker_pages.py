@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from agents.worker import build_worker
+from streams.contract.endpoints import endpoints
 from streams.devstack import free_port
 from streams.settings import Settings
-from streams.web.endpoints import endpoints
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
-"""The OpenAPI 3.1 document of one server's described endpoints (pure: no Faust import).
+"""The OpenAPI 3.1 document of one server's endpoints, and whether a server keeps to it.
 
-:func:`openapi_document` turns :class:`~streams.web.endpoints.Endpoint` descriptions into a
+:func:`openapi_document` turns :class:`~streams.contract.http.Endpoint` descriptions into a
 deterministic document; :func:`server_document` is that of everything one server (worker or
-gateway) serves, as registered in :mod:`streams.web.endpoints`. The gateway serves its own from
-here; the worker's (streams/web/openapi.py) first imports every view module so its registry is
-complete.
+gateway) serves, as listed in :mod:`streams.contract.endpoints`. Both servers serve theirs at
+``GET /openapi.json`` and ``python -m codegen`` commits them with their TypeScript types.
+
+:func:`undescribed_pages` and :func:`unserved_endpoints` compare a Faust app's mounted pages with
+the worker's list (read through ``app.web.views``, so this module imports no Faust).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
-from streams.web.endpoints import Endpoint, Server, endpoints
+from streams.contract.endpoints import endpoints
+from streams.contract.http import Endpoint, Server
+from streams.contract.typescript import openapi_typescript
+from streams.exceptions import CamguardError
 
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/{model}"
@@ -126,3 +131,63 @@ def service_version() -> str:
         return metadata.version("camguard")
     except metadata.PackageNotFoundError:
         return "0.0.0"
+
+
+class UndescribedEndpointError(CamguardError):
+    """The app serves pages that streams/contract/endpoints.py does not list.
+
+    List each page in ``WORKER_ENDPOINTS`` with its models, so that the OpenAPI document and the
+    TypeScript client cover it.
+    """
+
+    reason = "undescribed_endpoint"
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        super().__init__("pages served but not described: " + ", ".join(paths))
+        self.paths = tuple(paths)
+
+
+def _route_key(path: str) -> str:
+    return re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path).rstrip("/") or "/"
+
+
+def _mounted(app: Any) -> Mapping[str, Any]:
+    """The pages of a Faust app, or of the one a CamguardApp holds (``.app``)."""
+    faust_app = app if hasattr(app, "web") else app.app
+    views: Mapping[str, Any] = faust_app.web.views
+    return views
+
+
+def undescribed_pages(app: Any) -> list[str]:
+    """Paths of our pages mounted on a Faust ``app`` that no listed worker endpoint covers.
+
+    Faust's own pages (stats, router, tables, index: views defined in ``faust.*``) are not ours
+    to describe.
+    """
+    described = {_route_key(e.path) for e in endpoints("worker")}
+    return sorted(
+        path
+        for path, view in _mounted(app).items()
+        if not type(view).__module__.startswith("faust.") and _route_key(path) not in described
+    )
+
+
+def unserved_endpoints(app: Any) -> list[str]:
+    """Listed worker paths that a Faust ``app`` does not mount (the document would promise a
+    page the server answers with 404)."""
+    mounted = {_route_key(path) for path in _mounted(app)}
+    return sorted({e.path for e in endpoints("worker")} - mounted)
+
+
+def export_service_contracts(app: Any, service_name: str, version: str) -> dict[str, Any]:
+    """``{'schema': OpenAPI 3.1 dict, 'types': TypeScript source}`` of the worker's endpoints.
+
+    ``app`` (a Faust app or a CamguardApp; None skips the check) must not serve pages that are
+    not listed: :class:`UndescribedEndpointError` names them.
+    """
+    if app is not None:
+        missing = undescribed_pages(app)
+        if missing:
+            raise UndescribedEndpointError(missing)
+    document = server_document("worker", service_name, version)
+    return {"schema": document, "types": openapi_typescript(document)}
