@@ -1,1 +1,2 @@
-"""Thin Faust agents, timers and the command line, wiring topics to streams/."""
+"""Thin Faust agents and timers, wiring topics to streams/, and the worker that assembles them
+(worker.py). The ``camguard`` command is streams/cli/."""

@@ -467,7 +467,7 @@ def start_worker(
         # once the anonymizer is ready either way (see _measure).
         "CAMGUARD_BATCH_MAX_FRAMES": "1",
     }
-    argv = [sys.executable, "-m", "agents.cli", "worker", "--web-port", str(port)]
+    argv = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)]
     argv += ["--data-dir", str(work / app_id), "-l", LOGLEVEL]
     with (work / f"{app_id}.log").open("wb") as log:
         return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)

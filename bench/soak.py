@@ -152,7 +152,7 @@ class Stack:
         """A ``camguard worker`` in the group; returns its base URL."""
         index = len(self.workers) + 1
         port = free_port()
-        argv = [sys.executable, "-m", "agents.cli", "worker", "--web-port", str(port)]
+        argv = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)]
         argv += ["--data-dir", str(self.work / f"worker{index}"), "-l", LOGLEVEL]
         with (self.work / f"worker{index}.log").open("wb") as log:
             proc = subprocess.Popen(
@@ -164,7 +164,7 @@ class Stack:
 
     def start_gateway(self, args: Sequence[str]) -> subprocess.Popen[bytes]:
         index = len(self.gateways) + 1
-        argv = [sys.executable, "-m", "agents.cli", "gateway", "--source", "synthetic"]
+        argv = [sys.executable, "-m", "streams.cli", "gateway", "--source", "synthetic"]
         argv += ["--port", str(free_port()), *args]
         with (self.work / f"gateway{index}.log").open("wb") as log:
             proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=self.env(), stdout=log, stderr=log)

@@ -115,7 +115,7 @@ async def test_worker_and_gateway_run_hardened_and_frames_flow(
         "CAMGUARD_WORKER_POOL_SIZE": "1",
         "PYTHONPATH": str(REPO_ROOT),
     }
-    python = [sys.executable, "-m", "agents.cli"]
+    python = [sys.executable, "-m", "streams.cli"]
     worker_log, gateway_log = tmp_path / "worker.log", tmp_path / "gateway.log"
     worker_argv = sandboxed(
         [*python, "worker", "-l", "warning"],

@@ -154,7 +154,7 @@ def stack(kafka_bootstrap: str, models_dir: Path, tmp_path: Path) -> Iterator[tu
     )
     worker = Worker(env, tmp_path / "data", tmp_path / "worker.log")
     gateway_env = {**env, "CAMGUARD_SPOOL_DIR": str(tmp_path / "spool")}
-    argv = [sys.executable, "-m", "agents.cli", "gateway", "--source", "synthetic", "--fps", "2"]
+    argv = [sys.executable, "-m", "streams.cli", "gateway", "--source", "synthetic", "--fps", "2"]
     argv += ["--width", "480", "--height", "270", "--heartbeat", "2", "--port", str(gateway_port)]
     for camera in CAMERAS:
         argv += ["--camera-id", camera]
@@ -363,7 +363,7 @@ def test_two_workers_answer_for_the_whole_fleet(
         dashboard_sample_s="1",
     )
     workers = [Worker(env, tmp_path / f"data-{i}", tmp_path / f"worker-{i}.log") for i in (0, 1)]
-    argv = [sys.executable, "-m", "agents.cli", "gateway", "--source", "synthetic:noface"]
+    argv = [sys.executable, "-m", "streams.cli", "gateway", "--source", "synthetic:noface"]
     argv += ["--fps", "1", "--width", "320", "--height", "180", "--port", str(free_port())]
     for camera in cameras:
         argv += ["--camera-id", camera]

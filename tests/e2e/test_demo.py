@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 def test_demo_runs_unattended_with_frames_flowing() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "agents.cli", "demo", "--duration", "45", "--cameras", "2"],
+        [sys.executable, "-m", "streams.cli", "demo", "--duration", "45", "--cameras", "2"],
         capture_output=True,
         text=True,
         timeout=280,

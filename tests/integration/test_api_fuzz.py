@@ -183,7 +183,7 @@ def gateway_url(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) 
         "CAMGUARD_SPOOL_DIR": str(home / "spool"),
         "CAMGUARD_GATEWAY_PORT": str(port),
     }
-    argv = [sys.executable, "-m", "agents.cli", "gateway", "--camera-id", SERVICE, "--fps", "1"]
+    argv = [sys.executable, "-m", "streams.cli", "gateway", "--camera-id", SERVICE, "--fps", "1"]
     log = home / "gateway.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -44,7 +44,7 @@ def worker_env(kafka_bootstrap: str, postgres_dsn: str, tmp_path: Path) -> Itera
     }
     env.pop("CAMGUARD_SUPABASE_URL", None)
     asyncio.run(prepare_topics(env["CAMGUARD_BROKER"], env["CAMGUARD_APP_ID"]))
-    argv = [sys.executable, "-m", "agents.cli", "worker", "--web-port", str(port)]
+    argv = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)]
     argv += ["--data-dir", str(tmp_path / "data"), "-l", "info"]
     log = tmp_path / "worker.log"
     with log.open("wb") as out:

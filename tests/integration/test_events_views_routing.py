@@ -46,7 +46,7 @@ def two_workers(kafka_bootstrap: str, tmp_path: Path) -> Iterator[list[dict[str,
         }
         for var in ("CAMGUARD_PG_DSN", "CAMGUARD_SUPABASE_URL"):
             env.pop(var, None)
-        argv = [sys.executable, "-m", "agents.cli", "worker", "--web-port", str(port)]
+        argv = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)]
         argv += ["--data-dir", str(tmp_path / name), "-l", "info"]
         log = tmp_path / f"{name}.log"
         with log.open("wb") as out:

@@ -53,7 +53,7 @@ async def test_gateway_command_produces_frames_for_each_camera(
         "CAMGUARD_SPOOL_DIR": str(tmp_path / "spool"),
         "CAMGUARD_GATEWAY_PORT": str(free_port()),
     }
-    argv = [sys.executable, "-m", "agents.cli", "gateway", "--fps", "20", "--max-frames", "12"]
+    argv = [sys.executable, "-m", "streams.cli", "gateway", "--fps", "20", "--max-frames", "12"]
     for camera in cameras:
         argv += ["--camera-id", camera]
     done = await asyncio.to_thread(

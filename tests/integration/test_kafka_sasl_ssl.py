@@ -96,7 +96,7 @@ def camguard(args: list[str], env: dict[str, str], timeout: float = 120) -> tupl
     """Run ``camguard ARGS``; (exit status, stdout + stderr, seconds)."""
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "agents.cli", *args],
+        [sys.executable, "-m", "streams.cli", *args],
         cwd=REPO_ROOT,
         env={**os.environ, **env},
         capture_output=True,

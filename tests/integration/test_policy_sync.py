@@ -28,7 +28,7 @@ CODEC = AvroCodec()
 
 def camguard(env: dict[str, str], *args: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "agents.cli", "policy", *args],
+        [sys.executable, "-m", "streams.cli", "policy", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -25,7 +25,7 @@ class Worker:
     ) -> None:
         self.port = free_port()
         self.log = log
-        argv = [sys.executable, "-m", "agents.cli", "worker", "--web-port", str(self.port)]
+        argv = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(self.port)]
         argv += ["--data-dir", str(data_dir), "-l", loglevel]
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(

@@ -103,7 +103,7 @@ class WorkerProcess:
                 [
                     sys.executable,
                     "-m",
-                    "agents.cli",
+                    "streams.cli",
                     "worker",
                     "--web-port",
                     str(self.web_port),

@@ -1,7 +1,8 @@
 """The import graph: no cycles between modules or between packages, the pure cores reach no
 Faust, aiokafka, aiohttp or ONNX Runtime, directly or through another camguard module, and the
 contract (streams/contract/) reaches neither those nor the worker; codegen and the gateway read
-the contract, not the worker.
+the contract, not the worker; only the CLI (streams/cli/) imports agents/, and no agent imports
+the CLI.
 
 Read from the source with ``ast`` (every import counts, ``TYPE_CHECKING`` ones and imports
 inside functions included): what a newcomer follows when reading the code.
@@ -178,3 +179,29 @@ def test_codegen_reads_the_contract_without_loading_the_worker(module: str) -> N
 def test_the_gateway_depends_on_the_contract_not_on_the_worker(module: str) -> None:
     seen = reachable(module, graph())
     assert not [m for m in seen if of_the_worker(m)], sorted(filter(of_the_worker, seen))
+
+
+def test_only_the_cli_reaches_into_agents_and_no_agent_imports_the_cli() -> None:
+    edges = graph()
+    into_agents = {
+        source
+        for source, targets in edges.items()
+        if source.startswith("streams.") and any(t.startswith("agents") for t in targets)
+    }
+    assert {s for s in into_agents if not s.startswith("streams.cli")} == set()
+    from_agents = {
+        source
+        for source, targets in edges.items()
+        if source.startswith("agents") and any(t.startswith("streams.cli") for t in targets)
+    }
+    assert from_agents == set()
+
+
+def test_agents_holds_no_command_line() -> None:
+    # The camguard command lives in streams/cli/; agents/ holds the Faust agents and the worker.
+    parsers = [
+        name
+        for name, path in ((module_name(p), p) for p in sources())
+        if name.startswith("agents") and "argparse" in imports_of(path, name)
+    ]
+    assert parsers == []

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agents.gateway_cli import add_gateway_parser, camera_specs
+from streams.cli.gateway import add_gateway_parser, camera_specs
 from streams.codec import AvroCodec
 from streams.contract.records import EventKind
 from streams.gateway.records import (

@@ -227,7 +227,7 @@ def _scope_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add ``policy`` to the ``camguard`` subparsers (one line in agents/cli.py)."""
+    """Add ``policy`` to the ``camguard`` subparsers (one line in streams/cli/__init__.py)."""
     policy: argparse.ArgumentParser = sub.add_parser(
         "policy", help="operate service policies (set/get/delete/sync)"
     )
@@ -248,15 +248,3 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     keygen.add_argument("key_id")
     policy.set_defaults(func=run)
     return policy
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m agents.policy_cli ...`` (same as ``camguard policy ...``)."""
-    parser = argparse.ArgumentParser(prog="camguard")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["policy", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

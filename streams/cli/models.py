@@ -1,6 +1,6 @@
 """``camguard models fetch|list``: put the pinned ONNX detectors into the models cache.
 
-Registered in agents/cli.py with ``add_models_parser(subparsers)``; the parsed namespace's
+Registered in streams/cli/__init__.py with ``add_models_parser(subparsers)``; the parsed namespace's
 ``func`` is :func:`run_models`.
 """
 
@@ -42,7 +42,7 @@ def run_models(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         print(f"camguard models: {exc}", file=sys.stderr)
         return 2
     # Imported here, not at the top: streams.anonymize.models imports onnxruntime, and
-    # `import agents.cli` must work without one so that every command can print the fix above.
+    # `import streams.cli` must work without one so that every command can print the fix above.
     from streams.anonymize.models import MODELS, fetch_models, resolve_model
 
     models_dir: Path = args.models_dir or Settings().models_dir
@@ -63,15 +63,3 @@ def run_models(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             state, status = exc.reason, 1
         print(f"{spec.version_tag:28} {spec.licence.split(' ')[0]:11} {state}", file=out)
     return status
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m agents.models_cli fetch``) until cli.py registers it."""
-    parser = argparse.ArgumentParser(prog="camguard")
-    add_models_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["models", *(sys.argv[1:] if argv is None else argv)])
-    return run_models(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

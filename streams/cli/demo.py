@@ -127,7 +127,7 @@ def run_demo(duration_s: float | None = None, cameras: int = 3) -> int:
         settings = Settings(broker=f"kafka://{bootstrap}")
         asyncio.run(prepare_topics(settings))
         print("[demo] starting the worker ...", flush=True)
-        stack.processes.append(_spawn(["agents.cli", "worker"], env, run_dir / "worker.log"))
+        stack.processes.append(_spawn(["streams.cli", "worker"], env, run_dir / "worker.log"))
         deadline = time.monotonic() + 90
         while not _ready(f"http://127.0.0.1:{web_port}/healthz"):
             if time.monotonic() > deadline or stack.processes[0].poll() is not None:
@@ -135,7 +135,7 @@ def run_demo(duration_s: float | None = None, cameras: int = 3) -> int:
                 return 1
             time.sleep(0.5)
         print(f"[demo] starting {cameras} simulated cameras ...", flush=True)
-        camera_args = ["agents.cli", "gateway", "--source", "synthetic", "--cameras", str(cameras)]
+        camera_args = ["streams.cli", "gateway", "--source", "synthetic", "--cameras", str(cameras)]
         stack.processes.append(_spawn(camera_args, env, run_dir / "gateway.log"))
         print(f"[demo] stats page:     {stats_url}", flush=True)
         print(f"[demo] dashboard:      http://127.0.0.1:{web_port}/dashboard", flush=True)

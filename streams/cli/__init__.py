@@ -4,11 +4,13 @@
     camguard kafka start|stop|status|topics
     camguard postgres start|stop    a throwaway PostgreSQL with the Supabase schema
     camguard demo                   broker + worker + simulated cameras, end to end
-    camguard gateway --camera-id ID --source FILE|rtsp://...|synthetic   (agents/gateway_cli.py)
+    camguard gateway --camera-id ID --source FILE|rtsp://...|synthetic   (streams/cli/gateway.py)
     camguard models fetch|list      the pinned ONNX detectors (streams/anonymize/MODELS.md)
-    camguard policy set|get|delete|sync|keygen   service policies (agents/policy_cli.py)
+    camguard policy set|get|delete|sync|keygen   service policies (streams/cli/policy.py)
 
-Other packages add their subcommands in :func:`build_parser` (one line each).
+Other packages add their subcommands in :func:`build_parser` (one line each). ``python -m
+streams.cli`` is the same command. The CLI starts the Faust worker (agents/worker.py) but no
+agent imports the CLI.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agents.gateway_cli import add_gateway_parser
-from agents.models_cli import add_models_parser
-from agents.policy_cli import add_parser as add_policy_parser
 from streams.anonymize.exceptions import ProviderError
 from streams.anonymize.ort import check_runtime
+from streams.cli.gateway import add_gateway_parser
+from streams.cli.models import add_models_parser
+from streams.cli.policy import add_parser as add_policy_parser
 from streams.devstack import KAFKA_SCRIPT, PG_SCRIPT
 from streams.kafka_security import KafkaSecurityError
 from streams.settings import Settings, StateDirError, ensure_state_dir
@@ -95,7 +97,7 @@ def _cmd_postgres(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     if not _runtime_ready("demo"):
         return 2
-    from agents.demo import run_demo
+    from streams.cli.demo import run_demo
 
     return run_demo(duration_s=args.duration, cameras=args.cameras)
 
@@ -140,7 +142,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A wrong password or an untrusted CA: name the cause instead of retrying or a traceback.
         print(f"camguard {args.command}: {exc}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
