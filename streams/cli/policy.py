@@ -100,11 +100,7 @@ async def cmd_set(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_delete(settings: Settings, args: argparse.Namespace) -> int:
     scope = _scope(settings, args)
-    key = policy_key(
-        *(scope.service_name, scope.policy_type, scope.org_id, scope.camera_id),
-        scope.site_id,
-        scope.class_id,
-    )
+    key = policy_key(*scope.columns())
     old = await row_store(settings).delete(scope)
     plan = ChangePlan(Outcome.DELETED, ((key, None),), (AuditEntry(key, "DELETE", old, None),))
     async with _policy_sink(settings) as sink:
@@ -118,14 +114,7 @@ async def cmd_get(settings: Settings, args: argparse.Namespace) -> int:
     if not args.effective:
         row = await row_store(settings).get(scope)
         out: dict[str, Any] = {
-            "key": policy_key(
-                scope.service_name,
-                scope.policy_type,
-                scope.org_id,
-                scope.camera_id,
-                scope.site_id,
-                scope.class_id,
-            ),
+            "key": policy_key(*scope.columns()),
             "row": None,
         }
         if row is not None:

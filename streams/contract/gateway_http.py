@@ -70,7 +70,7 @@ class GatewayProducerStats(BaseModel):
     batches_total: int
     retried_total: int
     rejected_total: int
-    outages_total: int
+    outages_total: int  # times the sink was marked down (the queue spilled)
     last_error: str | None
     last_delivery_ms: float | None
 

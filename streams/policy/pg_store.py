@@ -46,17 +46,6 @@ class PolicyStoreError(PolicyError):
     status = 400
 
 
-def _args(scope: PolicyScope) -> tuple[str | None, ...]:
-    return (
-        scope.service_name,
-        scope.policy_type,
-        scope.org_id,
-        scope.camera_id,
-        scope.site_id,
-        scope.class_id,
-    )
-
-
 def _one(record: Any) -> PolicyRow:
     valid, invalid = split_rows([dict(record)])
     if invalid:
@@ -88,7 +77,7 @@ class PostgresPolicyRowStore:
     async def get(self, scope: PolicyScope) -> PolicyRow | None:
         conn = await self._connect()
         try:
-            record = await conn.fetchrow(_SELECT_SCOPE, *_args(scope))
+            record = await conn.fetchrow(_SELECT_SCOPE, *scope.columns())
         finally:
             await conn.close()
         return None if record is None else _one(record)
@@ -97,9 +86,10 @@ class PostgresPolicyRowStore:
         conn = await self._connect()
         try:
             async with conn.transaction():
-                held = await conn.fetchrow(_LOCK_SCOPE, *_args(scope))
+                held = await conn.fetchrow(_LOCK_SCOPE, *scope.columns())
                 if held is None:
-                    record = await conn.fetchrow(_INSERT, *_args(scope), json.dumps(dict(config)))
+                    columns = scope.columns()
+                    record = await conn.fetchrow(_INSERT, *columns, json.dumps(dict(config)))
                 else:
                     base = json.loads(held["config"]) if merge else {}
                     merged = json.dumps({**base, **dict(config)})
@@ -113,7 +103,7 @@ class PostgresPolicyRowStore:
     async def delete(self, scope: PolicyScope) -> PolicyRow | None:
         conn = await self._connect()
         try:
-            record = await conn.fetchrow(_DELETE, *_args(scope))
+            record = await conn.fetchrow(_DELETE, *scope.columns())
         finally:
             await conn.close()
         if record is None:

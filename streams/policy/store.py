@@ -35,6 +35,17 @@ class PolicyScope:
     site_id: str | None = None
     class_id: str | None = None
 
+    def columns(self) -> tuple[str, str, str | None, str | None, str | None, str | None]:
+        """The scope's columns in the order of ``policy_key`` and the row stores' queries."""
+        return (
+            self.service_name,
+            self.policy_type,
+            self.org_id,
+            self.camera_id,
+            self.site_id,
+            self.class_id,
+        )
+
 
 class PolicyRowStore(Protocol):
     """Where service_policies rows live."""

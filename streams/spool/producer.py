@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from streams.contract.gateway_http import GatewayProducerStats
 from streams.resilience.breaker import CircuitBreakerConfig, State
 from streams.resilience.circuit import CircuitBreaker
 from streams.spool.queue import QueueItem, ResilienceQueue
@@ -63,18 +64,8 @@ class ProducerConfig:
     breaker: CircuitBreakerConfig = field(default_factory=default_breaker_config)
 
 
-@dataclass(frozen=True)
-class ProducerStats:
-    sink_connected: bool
-    breaker_state: str
-    delivered_total: int
-    batches_total: int
-    retried_total: int
-    rejected_total: int
-    outages_total: int
-    """Times the sink was marked down (the queue spilled)."""
-    last_error: str | None
-    last_delivery_ms: float | None
+# The /queue/stats producer section, defined once in the contract (fields and their meaning)
+ProducerStats = GatewayProducerStats
 
 
 @dataclass
