@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.auth import SASLCredentials, SSLCredentials
+from faust.types.auth import CredentialsT
 
 from streams.codec import AvroCodec
 from streams.contract import ANONYMIZED as ANONYMIZED
@@ -33,13 +35,30 @@ from streams.contract import POLICIES_AUDIT as POLICIES_AUDIT
 from streams.contract import TRANSITIONS as TRANSITIONS
 from streams.contract import TopicSpec as TopicSpec
 from streams.contract import topic_specs as topic_specs
-from streams.kafka_security import faust_credentials
+from streams.kafka_security import SASL_PROTOCOLS, ssl_context
 from streams.lanes import LaneApp
 from streams.policy.manager import PolicyManager
 from streams.policy.sources import PolicySource
 from streams.policy.table import declare_policy_table, policy_manager_of
 from streams.resilience.tables import declare_resilience_tables
 from streams.settings import Settings
+
+
+def faust_credentials(settings: Settings) -> CredentialsT | None:
+    """Faust's ``broker_credentials``: used by its consumer, producer and topic creation."""
+    protocol = settings.kafka_security_protocol
+    context = ssl_context(settings)
+    if protocol in SASL_PROTOCOLS:
+        password = settings.kafka_sasl_password
+        return SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password.get_secret_value() if password else None,
+            ssl_context=context,  # set: SASL_SSL; None: SASL_PLAINTEXT
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    if context is not None:
+        return SSLCredentials(context)
+    return None
 
 
 @dataclass(frozen=True)

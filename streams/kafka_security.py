@@ -1,10 +1,11 @@
-"""Kafka TLS and SASL for every client camguard builds, from one :class:`Settings`.
+"""Kafka TLS and SASL for every client camguard builds, from one :class:`Settings` (Faust's
+``broker_credentials`` are built from these in streams/app.py: this module loads no Faust, so
+the gateway and the CLI do not either).
 
 ::
 
     ssl_context(settings)         the client SSLContext (None when the protocol has no TLS)
     aiokafka_kwargs(settings)     keyword arguments for any aiokafka producer/consumer/admin
-    faust_credentials(settings)   Faust's ``broker_credentials`` (None for PLAINTEXT)
     await check_broker(settings)  one connection at start-up that names a wrong password or an
                                   untrusted CA (aiokafka only logs those and retries forever)
 
@@ -34,8 +35,6 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError,
 )
 from aiokafka.protocol.metadata import MetadataRequest
-from faust.auth import SASLCredentials, SSLCredentials
-from faust.types.auth import CredentialsT
 
 from streams.exceptions import CamguardError
 from streams.settings import Settings
@@ -144,23 +143,6 @@ def aiokafka_kwargs(settings: Settings) -> dict[str, Any]:
         kwargs["sasl_plain_username"] = settings.kafka_sasl_username
         kwargs["sasl_plain_password"] = password.get_secret_value() if password else None
     return kwargs
-
-
-def faust_credentials(settings: Settings) -> CredentialsT | None:
-    """Faust's ``broker_credentials``: used by its consumer, producer and topic creation."""
-    protocol = settings.kafka_security_protocol
-    context = ssl_context(settings)
-    if protocol in SASL_PROTOCOLS:
-        password = settings.kafka_sasl_password
-        return SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=password.get_secret_value() if password else None,
-            ssl_context=context,  # set: SASL_SSL; None: SASL_PLAINTEXT
-            mechanism=settings.kafka_sasl_mechanism,
-        )
-    if context is not None:
-        return SSLCredentials(context)
-    return None
 
 
 @dataclass(frozen=True)

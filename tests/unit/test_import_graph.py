@@ -179,6 +179,9 @@ def test_codegen_reads_the_contract_without_loading_the_worker(module: str) -> N
 def test_the_gateway_depends_on_the_contract_not_on_the_worker(module: str) -> None:
     seen = reachable(module, graph())
     assert not [m for m in seen if of_the_worker(m)], sorted(filter(of_the_worker, seen))
+    assert not {m for m in seen if m == "faust" or m.startswith("faust.")}, (
+        "the gateway loads Faust"
+    )
 
 
 def test_only_the_cli_reaches_into_agents_and_no_agent_imports_the_cli() -> None:

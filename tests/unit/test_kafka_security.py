@@ -18,7 +18,7 @@ from faust.auth import SASLCredentials, SSLCredentials
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from pydantic import ValidationError
 
-from streams.app import faust_options
+from streams.app import faust_credentials, faust_options
 from streams.devstack import free_port
 from streams.kafka_security import (
     KafkaHandshakeError,
@@ -27,7 +27,6 @@ from streams.kafka_security import (
     aiokafka_kwargs,
     bootstrap_addresses,
     check_broker,
-    faust_credentials,
     ssl_context,
 )
 from streams.settings import Settings
