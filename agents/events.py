@@ -11,8 +11,9 @@ Everything else updates the camera's breaker and health (unknown cameras get fre
 publishes breaker transitions, with the camera's thresholds under the ``resilience`` and
 ``health`` policies in force (:mod:`streams.resilience.scoped`: camera > org > global over the
 settings, applied live). A message whose offset the rows already hold (a replay after a
-crash) is skipped, so table counts stay exact (see :mod:`streams.resilience.tables`). The logic
-is in :mod:`streams.resilience.camera`.
+crash) is skipped, so table counts stay exact (see :mod:`streams.resilience.tables`). What
+happens to a batch is decided by :func:`streams.resilience.events_fold.fold_camera_events`
+(pure); this module loads, writes and sends around it.
 """
 
 from __future__ import annotations
@@ -25,70 +26,13 @@ from typing import Any
 from agents.breakers import CameraRuntime, camera_runtime, send_transitions
 from streams.app import CamguardApp
 from streams.deadletter import RawMessage, send_dead_letter
-from streams.exceptions import CamguardError
 from streams.lanes import add_lane
-from streams.resilience.breaker import (
-    BreakerState,
-    State,
-    Transition,
-    step,
-    successes_while_closed,
-)
-from streams.resilience.camera import (
-    CameraConfig,
-    CameraUpdate,
-    SourcePosition,
-    breaker_event,
-    observation_from_record,
-)
-from streams.resilience.exceptions import InvalidEventError
-from streams.resilience.health import SUCCESSES, Observation, observe_many
-from streams.resilience.tables import CameraRecord, MessageEvent
+from streams.resilience.camera import SourcePosition
+from streams.resilience.events_fold import fold_camera_events
+from streams.resilience.tables import MessageEvent
 
 CONSUMER = "agents.events"
-CLOSED = State.CLOSED
 log = logging.getLogger(__name__)
-
-
-def _key_text(key: object) -> str | None:
-    if isinstance(key, bytes | bytearray | memoryview):
-        return bytes(key).decode("utf-8", errors="replace")
-    return None if key is None else str(key)
-
-
-class _Pending:
-    """A camera touched by the batch: its rows as loaded, its config, its breaker now, what
-    it saw."""
-
-    __slots__ = ("before", "breaker", "config", "fast", "last", "replays", "seen", "successes")
-
-    def __init__(self, before: CameraRecord, topic: str, config: CameraConfig) -> None:
-        self.before = before
-        self.config = config
-        """The camera's config under the policies in force, resolved once for the batch."""
-        self.fast = config.breaker.slow_call_threshold_ms is None
-        """Whether successes while closed may be deferred (no slow-call threshold)."""
-        self.breaker = before.breaker
-        self.seen: list[tuple[Observation, State]] = []
-        """Each observation and the breaker state it left, for one health fold at the end."""
-        self.last: RawMessage | None = None
-        """The last message folded in (its partition and offset go into the rows)."""
-        self.replays = before.replay_range(topic)
-        self.successes = 0
-        """Successes while closed not yet stepped into ``breaker`` (folded at once)."""
-
-    def settled(self) -> BreakerState:
-        """``breaker`` with the deferred successes folded in."""
-        if self.successes:
-            self.breaker = successes_while_closed(self.breaker, self.successes, self.config.breaker)
-            self.successes = 0
-        return self.breaker
-
-
-def _check_key(key: object, camera_id: str) -> None:
-    """Refuse a message whose key is not its camera_id (it would land in another partition)."""
-    if _key_text(key) != camera_id:
-        raise InvalidEventError("key_mismatch", f"key {key!r} is not camera_id {camera_id!r}")
 
 
 async def handle_camera_events(
@@ -96,91 +40,41 @@ async def handle_camera_events(
 ) -> int:
     """Fold a batch of ``camera.events`` messages into the tables; return how many applied.
 
-    The breaker steps message by message (its transitions are sent in the order they
-    happened; a run of successes while closed, which cannot move it, is folded at once);
-    health is folded once per camera with :func:`observe_many`. Each camera's rows are
-    written once per batch, from the state after its last message (to that message's
-    partition, with its offset), so a busy camera costs two changelog records per batch
-    instead of two per event. Messages the rows already hold (a replay) are skipped.
-
-    Nothing is awaited between loading a camera's rows and writing them locally (dead
-    letters and transitions are sent afterwards), so the frames agent, which writes breaker
-    rows from the same event loop, never has an update overwritten by a stale batch.
-
-    Each camera runs with its config under the resilience and health policies in force when
-    the batch reaches it (``runtime.configs``, cached per policy revision), for the org its
-    first event names (or its health row knows).
+    Each camera's rows are written once per batch, from the state after its last message (to
+    that message's partition, with its offset), so a busy camera costs two changelog records
+    per batch instead of two per event; then the dead letters and the transitions are sent.
+    Nothing is awaited between loading a camera's rows (inside the fold) and writing them
+    locally, so the frames agent, which writes breaker rows from the same event loop, never
+    has an update overwritten by a stale batch.
     """
-    now = runtime.clock()
-    decode = cg.codec.plain_decoder("CameraEvent")
-    configs = runtime.configs
-    pending: dict[str, _Pending] = {}
-    moves: list[tuple[str, tuple[Transition, ...]]] = []
-    applied = replayed = 0
-    refused: list[tuple[RawMessage, CamguardError]] = []
-    max_skew_s = runtime.config.max_skew_s
-    for message in messages:
-        try:  # decode and validate (inline: this loop runs once per event)
-            record = decode(message.value)
-            camera_id: str = record["camera_id"]
-            key = message.key
-            if type(key) is not bytes or key != camera_id.encode():
-                _check_key(key, camera_id)
-            obs = observation_from_record(record, now, max_skew_s)
-        except CamguardError as exc:
-            refused.append((message, exc))  # sent after the rows: no await mid-fold
-            continue
-        entry = pending.get(camera_id)
-        if entry is None:
-            before = runtime.tables.load(camera_id)
-            config = configs.for_camera(obs.org_id or before.health.org_id, camera_id)
-            entry = pending[camera_id] = _Pending(before, message.topic, config)
-        low, high = entry.replays
-        if low <= message.offset <= high:
-            replayed += 1
-            log.debug(
-                "replayed %s[%d]@%d skipped", message.topic, message.partition, message.offset
-            )
-            continue
-        breaker = entry.breaker
-        # closed_success_run_ok(breaker, entry.config.breaker), inlined: this runs per event
-        if obs.kind in SUCCESSES and entry.fast and breaker.state is CLOSED:
-            entry.successes += 1  # cannot move the breaker: folded later, all at once
-        else:
-            event = breaker_event(obs, record["error"])
-            if event is not None:
-                breaker, moved = step(
-                    entry.settled(), event, now, entry.config.breaker, runtime.rng
-                )
-                entry.breaker = breaker
-                if moved:
-                    moves.append((camera_id, moved))
-        entry.seen.append((obs, breaker.state))
-        entry.last = message
-        applied += 1
+    folded = fold_camera_events(
+        messages,
+        decode=cg.codec.plain_decoder("CameraEvent"),
+        load=runtime.tables.load,
+        config_for=runtime.configs.for_camera,
+        now=runtime.clock(),
+        max_skew_s=runtime.config.max_skew_s,
+        rng=runtime.rng,
+    )
     await runtime.tables.store_many(
         (
-            camera_id,
-            CameraUpdate(
-                entry.settled(),
-                observe_many(entry.before.health, entry.seen, entry.config.health),
-                (),
-            ),
-            entry.before,
-            MessageEvent(entry.last),
-            SourcePosition(entry.last.topic, entry.last.offset),
+            camera.camera_id,
+            camera.update,
+            camera.before,
+            MessageEvent(camera.last),
+            SourcePosition(camera.last.topic, camera.last.offset),
         )
-        for camera_id, entry in pending.items()
-        if entry.last is not None
+        for camera in folded.cameras
     )
-    for message, error in refused:
+    for message, error in folded.refused:
         await send_dead_letter(cg, message, error, CONSUMER)
-    for camera_id, transitions in moves:
+    for camera_id, transitions in folded.moves:
         await send_transitions(cg, camera_id, transitions)
-    if replayed:
-        cg.count("events.replayed", replayed)
-    cg.count("events.processed", applied)
-    return applied
+    if folded.replayed:
+        log.debug("%d replayed events skipped", folded.replayed)
+        cg.count("events.replayed", folded.replayed)
+    cg.count("events.processed", folded.applied)
+    return folded.applied
 
 
 def install(cg: CamguardApp) -> None:

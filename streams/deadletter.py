@@ -6,27 +6,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any
 
 from streams.app import CamguardApp
+from streams.contract.records import RawMessage as RawMessage
 from streams.exceptions import CamguardError
 
 log = logging.getLogger(__name__)
-
-
-class RawMessage(Protocol):
-    """What we need of a consumed Kafka message (Faust's and aiokafka's both fit)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> Any: ...
-    @property
-    def value(self) -> Any: ...
 
 
 def _as_bytes(value: Any) -> bytes | None:

@@ -106,6 +106,33 @@ def already_applied(offsets: Mapping[str, int], position: SourcePosition) -> boo
 
 
 @dataclass(frozen=True)
+class CameraRecord:
+    """A camera's two rows: states and the source offsets already folded into each."""
+
+    breaker: BreakerState
+    health: HealthState
+    breaker_offsets: Mapping[str, int] = field(default_factory=dict)
+    health_offsets: Mapping[str, int] = field(default_factory=dict)
+
+    def applied(self, position: SourcePosition | None) -> bool:
+        """Whether the message at ``position`` is already in both rows (a replay)."""
+        if position is None:
+            return False
+        low, high = self.replay_range(position.topic)
+        return low <= position.offset <= high
+
+    def replay_range(self, topic: str) -> tuple[int, int]:
+        """Offsets of ``topic`` both rows hold, as ``(low, high)`` (empty: ``low > high``).
+
+        For a loop over many messages of one camera: ``low <= offset <= high`` is
+        :meth:`applied` without building a position per message.
+        """
+        breaker_low, breaker_high = replay_window(self.breaker_offsets, topic)
+        health_low, health_high = replay_window(self.health_offsets, topic)
+        return max(breaker_low, health_low), min(breaker_high, health_high)
+
+
+@dataclass(frozen=True)
 class CameraUpdate:
     """The result of one observation: both new states and the breaker's transitions."""
 

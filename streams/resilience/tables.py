@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -29,7 +28,7 @@ from faust.stores.base import SerializedStore
 from faust.streams import _current_event, current_event
 
 from streams.resilience.breaker import BreakerState
-from streams.resilience.camera import CameraUpdate, SourcePosition, replay_window
+from streams.resilience.camera import CameraRecord, CameraUpdate, SourcePosition
 from streams.resilience.health import HealthState
 from streams.resilience.serde import (
     breaker_from_dict,
@@ -91,33 +90,6 @@ class MessageEvent:
 
     def __init__(self, message: Any) -> None:
         self.message = message
-
-
-@dataclass(frozen=True)
-class CameraRecord:
-    """A camera's two rows: states and the source offsets already folded into each."""
-
-    breaker: BreakerState
-    health: HealthState
-    breaker_offsets: Mapping[str, int] = field(default_factory=dict)
-    health_offsets: Mapping[str, int] = field(default_factory=dict)
-
-    def applied(self, position: SourcePosition | None) -> bool:
-        """Whether the message at ``position`` is already in both rows (a replay)."""
-        if position is None:
-            return False
-        low, high = self.replay_range(position.topic)
-        return low <= position.offset <= high
-
-    def replay_range(self, topic: str) -> tuple[int, int]:
-        """Offsets of ``topic`` both rows hold, as ``(low, high)`` (empty: ``low > high``).
-
-        For a loop over many messages of one camera: ``low <= offset <= high`` is
-        :meth:`applied` without building a position per message.
-        """
-        breaker_low, breaker_high = replay_window(self.breaker_offsets, topic)
-        health_low, health_high = replay_window(self.health_offsets, topic)
-        return max(breaker_low, health_low), min(breaker_high, health_high)
 
 
 def _offsets(data: Mapping[str, Any] | None) -> dict[str, int]:

@@ -23,6 +23,7 @@ CORES = (
     "streams.resilience.breaker",
     "streams.resilience.health",
     "streams.resilience.camera",
+    "streams.resilience.events_fold",
     "streams.policy.resolve",
     "streams.spool.book",
     "streams.anonymize.blur",
