@@ -46,6 +46,7 @@ from streams.codec import CodecError
 from streams.contract.worker_http import AnonymizerStats
 from streams.deadletter import send_dead_letter
 from streams.exceptions import CamguardError
+from streams.resilience.camera import check_key
 from streams.resilience.exceptions import InvalidEventError
 from streams.resilience.tables import writing_for
 from streams.settings import Settings
@@ -139,11 +140,8 @@ class FramesProcessor:
                 try:
                     frame = self.cg.codec.decode_as("Frame", event.message.value or b"")
                     camera_id = frame["camera_id"]
-                    if event.message.key != camera_id.encode("utf-8"):
-                        # breaker state is written to the key's partition: it must be the camera's
-                        raise InvalidEventError(
-                            "key_mismatch", f"key is not camera_id {camera_id!r}"
-                        )
+                    # breaker state is written to the key's partition: it must be the camera's
+                    check_key(event.message.key, camera_id)
                 except (CodecError, InvalidEventError) as exc:
                     await send_dead_letter(self.cg, event.message, exc, CONSUMER)
                     continue

@@ -267,9 +267,8 @@ class Anonymizer:
             views = getattr(detector, "views", None)
             plan = views(0, *size) if callable(views) else []
             base = plan[0].plan.canvas if plan else (0, 0)
-            whole = [v for v in plan[1:] if v.coarse]
             tiles = [v for v in plan[1:] if not v.coarse]
-            coarse = whole[0].plan.canvas if whole else (0, 0)
+            coarse = next((v.plan.canvas for v in plan[1:] if v.coarse), (0, 0))
             passes.append(
                 {
                     "kind": kind,

@@ -33,7 +33,6 @@ from streams.policy.models import validate_config
 from streams.policy.payload import AuditEntry, ChangePlan, EventType
 from streams.policy.pg_store import PostgresPolicyRowStore
 from streams.policy.publish import PolicyPublisher
-from streams.policy.resolve import policy_key
 from streams.policy.store import PolicyRowStore, PolicyScope
 from streams.policy.supabase_store import SupabasePolicyRowStore
 from streams.policy.sync import plan_sync
@@ -100,7 +99,7 @@ async def cmd_set(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_delete(settings: Settings, args: argparse.Namespace) -> int:
     scope = _scope(settings, args)
-    key = policy_key(*scope.columns())
+    key = scope.key
     old = await row_store(settings).delete(scope)
     plan = ChangePlan(Outcome.DELETED, ((key, None),), (AuditEntry(key, "DELETE", old, None),))
     async with _policy_sink(settings) as sink:
@@ -114,7 +113,7 @@ async def cmd_get(settings: Settings, args: argparse.Namespace) -> int:
     if not args.effective:
         row = await row_store(settings).get(scope)
         out: dict[str, Any] = {
-            "key": policy_key(*scope.columns()),
+            "key": scope.key,
             "row": None,
         }
         if row is not None:

@@ -22,13 +22,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from streams.codec import AvroCodec
+from streams.contract import EVENTS, FRAMES
 from streams.contract.records import EventKind
 from streams.gateway.exceptions import SourceError
 from streams.gateway.records import (
     EVENT_PRIORITY,
-    EVENTS_TOPIC,
     FRAME_PRIORITY,
-    FRAMES_TOPIC,
     event_record,
     frame_record,
 )
@@ -138,7 +137,7 @@ class CameraWorker:
         value = self.codec.encode("CameraEvent", record)
         try:
             await self.producer.send(
-                EVENTS_TOPIC, value, key=self.spec.camera_id, priority=EVENT_PRIORITY
+                EVENTS, value, key=self.spec.camera_id, priority=EVENT_PRIORITY
             )
         except SpoolError as exc:  # full (raise mode) or closed: the event is lost, say so
             log.warning("camera %s: %s event not queued: %s", self.spec.camera_id, kind, exc)
@@ -240,7 +239,7 @@ class CameraWorker:
         self.status.last_seq = seq
         try:
             queued = await self.producer.send(
-                FRAMES_TOPIC, value, key=self.spec.camera_id, priority=FRAME_PRIORITY
+                FRAMES, value, key=self.spec.camera_id, priority=FRAME_PRIORITY
             )
         except SpoolError as exc:
             self._error(f"frame {seq} not queued: {exc}")

@@ -8,13 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.contract import EVENTS, FRAMES
 from streams.contract.records import EventKind
 
-FRAMES_TOPIC = FRAMES
-"""``camera.frames``, from streams/contract/ (no Faust in the gateway)."""
-EVENTS_TOPIC = EVENTS
-"""``camera.events``."""
 EVENT_PRIORITY = 0
 FRAME_PRIORITY = 1
 

@@ -19,7 +19,6 @@ from aiohttp import web
 from streams.contract.gateway_http import (
     GATEWAY_SERVICE,
     GatewayCameraStats,
-    GatewayProducerStats,
     QueueStatsResponse,
 )
 from streams.contract.http import Liveness
@@ -31,7 +30,7 @@ def stats_response(snap: GatewaySnapshot) -> QueueStatsResponse:
     """The /queue/stats body of a snapshot."""
     return QueueStatsResponse(
         **snap.queue.model_dump(),
-        producer=GatewayProducerStats.model_validate(snap.producer, from_attributes=True),
+        producer=snap.producer,  # the spool producer's stats are the contract's model
         cameras={
             camera_id: GatewayCameraStats.model_validate(status.as_dict())
             for camera_id, status in snap.cameras.items()

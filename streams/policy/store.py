@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from streams.policy.exceptions import PolicyError
 from streams.policy.payload import row_from_supabase
-from streams.policy.resolve import PolicyRow
+from streams.policy.resolve import PolicyRow, policy_key
 from streams.policy.sync import InvalidRow
 
 COLUMNS = (
@@ -45,6 +45,11 @@ class PolicyScope:
             self.site_id,
             self.class_id,
         )
+
+    @property
+    def key(self) -> str:
+        """The row's compacted-topic key."""
+        return policy_key(*self.columns())
 
 
 class PolicyRowStore(Protocol):

@@ -154,6 +154,19 @@ def _epoch_s(value: object) -> float:
 _KINDS = {kind.value: kind for kind in EventKind}
 
 
+def key_text(key: object) -> str | None:
+    """A message key as text (None for none)."""
+    if isinstance(key, bytes | bytearray | memoryview):
+        return bytes(key).decode("utf-8", errors="replace")
+    return None if key is None else str(key)
+
+
+def check_key(key: object, camera_id: str) -> None:
+    """Refuse a message whose key is not its camera_id (it would land in another partition)."""
+    if key_text(key) != camera_id:
+        raise InvalidEventError("key_mismatch", f"key {key!r} is not camera_id {camera_id!r}")
+
+
 def observation_from_record(
     record: Mapping[str, Any], now: float, max_skew_s: float
 ) -> Observation:

@@ -26,9 +26,9 @@ from streams.resilience.camera import (
     CameraRecord,
     CameraUpdate,
     breaker_event,
+    check_key,
     observation_from_record,
 )
-from streams.resilience.exceptions import InvalidEventError
 from streams.resilience.health import SUCCESSES, Observation, observe_many
 
 CLOSED = State.CLOSED
@@ -91,19 +91,6 @@ class _Pending:
             self.breaker = successes_while_closed(self.breaker, self.successes, self.config.breaker)
             self.successes = 0
         return self.breaker
-
-
-def key_text(key: object) -> str | None:
-    """A message key as text (None for none)."""
-    if isinstance(key, bytes | bytearray | memoryview):
-        return bytes(key).decode("utf-8", errors="replace")
-    return None if key is None else str(key)
-
-
-def check_key(key: object, camera_id: str) -> None:
-    """Refuse a message whose key is not its camera_id (it would land in another partition)."""
-    if key_text(key) != camera_id:
-        raise InvalidEventError("key_mismatch", f"key {key!r} is not camera_id {camera_id!r}")
 
 
 def fold_camera_events(

@@ -10,20 +10,16 @@ import pytest
 
 from streams.cli.gateway import add_gateway_parser, camera_specs
 from streams.codec import AvroCodec
+from streams.contract import EVENTS, FRAMES
 from streams.contract.records import EventKind
-from streams.gateway.records import (
-    EVENTS_TOPIC,
-    FRAMES_TOPIC,
-    event_record,
-    frame_record,
-)
+from streams.gateway.records import event_record, frame_record
 from streams.gateway.service import queue_name
 from streams.gateway.sources import encode_jpeg, render_synthetic
 
 
 def test_topic_names_are_the_design_contract() -> None:
-    # docs/architecture.md's topic table; streams.app declares the same names for the workers.
-    assert (FRAMES_TOPIC, EVENTS_TOPIC) == ("camera.frames", "camera.events")
+    # docs/architecture.md's topic table; the gateway sends to, and the workers declare, these
+    assert (FRAMES, EVENTS) == ("camera.frames", "camera.events")
 
 
 def test_frame_and_event_records_encode_with_the_avro_schemas() -> None:

@@ -25,9 +25,10 @@ from streams.resilience.camera import (
     CameraRecord,
     SourcePosition,
     apply_observation,
+    check_key,
     observation_from_record,
 )
-from streams.resilience.events_fold import check_key, fold_camera_events
+from streams.resilience.events_fold import fold_camera_events
 from streams.resilience.health import HealthConfig, HealthState
 
 TOPIC = "camera.events"
