@@ -141,11 +141,12 @@ async def record_frame_outcome(
     if current is not None:
         position = SourcePosition(current.message.topic, current.message.offset)
     before = runtime.tables.load(camera_id)
-    if before.applied(position):
+    held = before.holds(position)  # each row on its own: they can disagree (see holds)
+    if all(held):
         return
     config = runtime.configs.for_camera(org_id or before.health.org_id, camera_id)
     update = apply_frame_outcome(
-        before.breaker, before.health, ok, latency_ms, at, config, runtime.rng, error
+        before.breaker, before.health, ok, latency_ms, at, config, runtime.rng, error, held=held
     )
     await runtime.tables.store(camera_id, update, before, current, position)
     await send_transitions(cg, camera_id, update.transitions)

@@ -46,6 +46,7 @@ from streams.codec import CodecError
 from streams.contract.worker_http import AnonymizerStats
 from streams.deadletter import send_dead_letter
 from streams.exceptions import CamguardError
+from streams.lanes import commit_gate
 from streams.resilience.camera import check_key
 from streams.resilience.exceptions import InvalidEventError
 from streams.resilience.tables import writing_for
@@ -290,13 +291,20 @@ def install(
     on_partitions_assigned: Any = cg.app.on_partitions_assigned  # mode's signal typing is narrow
     on_partitions_assigned.connect(on_assigned, weak=False)
 
+    gate = commit_gate(cg.app)
+
     @cg.app.agent(cg.topics.frames, name="camguard.frames")
     async def frames(stream: StreamT[bytes]) -> None:
         batches: Any = stream  # faust.Stream; StreamT does not declare take_events
         async for events in batches.take_events(
             settings.batch_max_frames, within=settings.batch_window_s
         ):
-            await processor.handle(events)
+            # A batch's outputs and its acks go into one transaction (streams.commit_gate):
+            # acked here, inside the gate, not after the loop body as take_events would.
+            async with gate.handling():
+                await processor.handle(events)
+                for event in events:
+                    await batches.ack(event)  # take_events' own ack is then a no-op
 
     # app.task is untyped in faust; one typed alias instead of an ignore per decorator
     add_task: Callable[[Callable[[], Awaitable[None]]], object] = cg.app.task

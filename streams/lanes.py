@@ -16,6 +16,9 @@ A lane keeps everything Faust does *around* a message and drops the per-message 
 - afterwards the batch is acknowledged in Faust's own bookkeeping (acked offsets, gaps, read
   offset), so Faust's commit loop commits it, and with ``exactly_once`` commits it in the
   same per-partition transaction as the changelog records the handler sent;
+- no commit runs while a batch is being handled and acknowledged, so with ``exactly_once``
+  a batch's records and its offsets land in one transaction (:mod:`streams.commit_gate`;
+  :meth:`LaneConsumer.force_commit` is where every Faust commit passes);
 - a rebalance waits for a running batch (:meth:`LaneConsumer.wait_empty`), and a batch that
   started under an older generation is not acknowledged (Faust seeks back to the committed
   offset; handlers must tolerate that replay, as table handlers do with source offsets).
@@ -37,6 +40,8 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
+
+from streams.commit_gate import CommitGate
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +139,24 @@ class LaneConsumer(faust_aiokafka.Consumer):
             if previous and record.offset - previous > 1:
                 await self._add_gap(tp, previous + 1, record.offset)
             previous = record.offset
-        await handler(tp, fresh)
-        if self.app.consumer_generation_id != generation:
-            log.info("lane %s: rebalanced while handling %d records; not acked", tp, len(fresh))
-            return
-        self._ack_offsets(tp, [record.offset for record in fresh])
+        # The batch's records and its acknowledgement go into one transaction: no commit
+        # runs between the handler's first send and the ack (streams.commit_gate).
+        async with commit_gate(self.app).handling():
+            await handler(tp, fresh)
+            if self.app.consumer_generation_id != generation:
+                log.info("lane %s: rebalanced while handling %d records; not acked", tp, len(fresh))
+                return
+            self._ack_offsets(tp, [record.offset for record in fresh])
         self._read_offset[tp] = fresh[-1].offset
         self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+
+    async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        """Faust's commit, between units of work (:class:`~streams.commit_gate.CommitGate`)."""
+        async with commit_gate(self.app).committing():
+            done: bool = await super().force_commit(
+                topics, start_new_transaction=start_new_transaction
+            )
+            return done
 
     def _ack_offsets(self, tp: Any, offsets: Sequence[int]) -> None:
         """Faust's ``Consumer.ack`` for many offsets of one partition at once."""
@@ -180,6 +196,16 @@ class LaneApp(faust.App):
 
 
 _LANES = "_camguard_lanes"
+_GATE = "_camguard_commit_gate"
+
+
+def commit_gate(app: Any) -> CommitGate:
+    """``app``'s commit gate, open unless ``processing_guarantee`` is ``exactly_once``."""
+    found: CommitGate | None = getattr(app, _GATE, None)
+    if found is None:
+        found = CommitGate(enabled=bool(app.in_transaction))
+        setattr(app, _GATE, found)
+    return found
 
 
 def lanes_of(app: Any) -> dict[str, LaneHandler]:

@@ -69,7 +69,19 @@ class _Pending:
     """A camera touched by the batch: its rows as loaded, its config, its breaker now, what
     it saw."""
 
-    __slots__ = ("before", "breaker", "config", "fast", "last", "replays", "seen", "successes")
+    __slots__ = (
+        "before",
+        "breaker",
+        "breaker_high",
+        "breaker_low",
+        "config",
+        "fast",
+        "health_high",
+        "health_low",
+        "last",
+        "seen",
+        "successes",
+    )
 
     def __init__(self, before: CameraRecord, topic: str, config: CameraConfig) -> None:
         self.before = before
@@ -81,9 +93,26 @@ class _Pending:
         self.seen: list[tuple[Observation, State]] = []
         """Each observation and the breaker state it left, for one health fold at the end."""
         self.last: RawMessage | None = None
-        self.replays = before.replay_range(topic)
+        (self.breaker_low, self.breaker_high), (self.health_low, self.health_high) = (
+            before.replay_windows(topic)
+        )
+        """Offsets each row holds already (replays; the rows may disagree, see holds)."""
         self.successes = 0
         """Successes while closed not yet stepped into ``breaker`` (folded at once)."""
+
+    def step_breaker(
+        self, obs: Observation, error: str | None, now: float, rng: random.Random
+    ) -> tuple[Transition, ...]:
+        """Fold one observation into the breaker; return its transitions."""
+        # closed_success_run_ok(breaker, config.breaker), inlined: this runs per event
+        if obs.kind in SUCCESSES and self.fast and self.breaker.state is CLOSED:
+            self.successes += 1  # cannot move the breaker: folded later, all at once
+            return ()
+        event = breaker_event(obs, error)
+        if event is None:
+            return ()
+        self.breaker, moved = step(self.settled(), event, now, self.config.breaker, rng)
+        return moved
 
     def settled(self) -> BreakerState:
         """``breaker`` with the deferred successes folded in."""
@@ -126,22 +155,18 @@ def fold_camera_events(
             before = load(camera_id)
             config = config_for(obs.org_id or before.health.org_id, camera_id)
             entry = pending[camera_id] = _Pending(before, message.topic, config)
-        low, high = entry.replays
-        if low <= message.offset <= high:
+        offset = message.offset
+        in_breaker = entry.breaker_low <= offset <= entry.breaker_high
+        in_health = entry.health_low <= offset <= entry.health_high
+        if in_breaker and in_health:
             out.replayed += 1
             continue
-        breaker = entry.breaker
-        # closed_success_run_ok(breaker, entry.config.breaker), inlined: this runs per event
-        if obs.kind in SUCCESSES and entry.fast and breaker.state is CLOSED:
-            entry.successes += 1  # cannot move the breaker: folded later, all at once
-        else:
-            event = breaker_event(obs, record["error"])
-            if event is not None:
-                breaker, moved = step(entry.settled(), event, now, entry.config.breaker, rng)
-                entry.breaker = breaker
-                if moved:
-                    out.moves.append((camera_id, moved))
-        entry.seen.append((obs, breaker.state))
+        if not in_breaker:  # the breaker row may hold it while health does not (see holds)
+            moved = entry.step_breaker(obs, record["error"], now, rng)
+            if moved:
+                out.moves.append((camera_id, moved))
+        if not in_health:
+            entry.seen.append((obs, entry.breaker.state))
         entry.last = message
         out.applied += 1
     for camera_id, entry in pending.items():

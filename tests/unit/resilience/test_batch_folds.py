@@ -102,7 +102,7 @@ def test_success_run_equals_successes_one_by_one(
     st.none() | st.integers(0, 3_000_000),
     st.integers(0, 3_000_000),
 )
-def test_replay_range_equals_applied(
+def test_each_row_holds_what_its_own_offsets_say(
     breaker_last: int | None, health_last: int | None, offset: int
 ) -> None:
     topic = "camera.events"
@@ -113,9 +113,9 @@ def test_replay_range_equals_applied(
         {} if health_last is None else {topic: health_last},
     )
     position = SourcePosition(topic, offset)
-    in_both_rows = already_applied(record.breaker_offsets, position) and already_applied(
-        record.health_offsets, position
-    )
-    low, high = record.replay_range(topic)
-    assert (low <= offset <= high) == in_both_rows
-    assert record.applied(position) == in_both_rows
+    in_breaker = already_applied(record.breaker_offsets, position)
+    in_health = already_applied(record.health_offsets, position)
+    assert record.holds(position) == (in_breaker, in_health)
+    (b_low, b_high), (h_low, h_high) = record.replay_windows(topic)
+    assert (b_low <= offset <= b_high, h_low <= offset <= h_high) == (in_breaker, in_health)
+    assert record.applied(position) == (in_breaker and in_health)

@@ -113,6 +113,17 @@ def test_replays_are_recognised_within_the_window_only() -> None:
     assert not already_applied(far, SourcePosition("camera.events", 3)), "topic was recreated"
 
 
+@pytest.mark.parametrize("held", [(True, False), (False, True)])
+def test_a_row_that_holds_the_outcome_is_left_as_it_is(held: tuple[bool, bool]) -> None:
+    breaker, health = BreakerState(successes=3), HealthState("cam-1", frames_processed=3)
+    update = apply_frame_outcome(
+        breaker, health, True, 5.0, NOW, CONFIG, random.Random(0), held=held
+    )
+    held_breaker, held_health = held
+    assert update.breaker.successes == (3 if held_breaker else 4)
+    assert update.health.frames_processed == (3 if held_health else 4)
+
+
 def test_transition_record_is_a_valid_breaker_transition() -> None:
     breaker = BreakerState()
     for i in range(5):

@@ -108,10 +108,13 @@ def one_by_one(
         except CamguardError as exc:
             refused.append((message.offset, exc.reason))
             continue
-        if rows[camera_id].applied(SourcePosition(message.topic, message.offset)):
+        held = rows[camera_id].holds(SourcePosition(message.topic, message.offset))
+        if all(held):
             continue
         breaker, health = state[camera_id]
-        update = apply_observation(breaker, health, obs, NOW, config, rng, record["error"])
+        update = apply_observation(
+            breaker, health, obs, NOW, config, rng, record["error"], held=held
+        )
         state[camera_id] = touched[camera_id] = (update.breaker, update.health)
         moves += [(camera_id, move) for move in update.transitions]
     return touched, moves, refused
@@ -121,6 +124,7 @@ def one_by_one(
 @given(
     draws=st.lists(events, max_size=40),
     replayed_up_to=st.none() | st.integers(95, 120),
+    health_behind=st.sampled_from([0, 0, 3, 10]),
     warm=st.sampled_from(["closed", "open"]),
     slow_calls=st.booleans(),
     seed=st.integers(0, 2**16),
@@ -128,18 +132,21 @@ def one_by_one(
 def test_the_batch_fold_equals_the_events_one_by_one(
     draws: list[tuple[Any, ...]],
     replayed_up_to: int | None,
+    health_behind: int,
     warm: str,
     slow_calls: bool,
     seed: int,
 ) -> None:
     config = SLOW_CALLS if slow_calls else FAST
     offsets = {} if replayed_up_to is None else {TOPIC: replayed_up_to}
+    # the health row may be behind the breaker row (a crash or a commit between their sends)
+    health_offsets = {t: o - health_behind for t, o in offsets.items()}
     start = BreakerState()
     if warm == "open":  # tripped, its recovery wait over: the next call is a probe
         start = dataclasses.replace(
             start, state=State.OPEN, opened_at=NOW - 10, retry_at=NOW - 1, trips=1
         )
-    rows = {c: CameraRecord(start, HealthState(c), offsets, offsets) for c in CAMERAS}
+    rows = {c: CameraRecord(start, HealthState(c), offsets, health_offsets) for c in CAMERAS}
     messages = batch(draws)
 
     folded = fold_camera_events(
@@ -180,3 +187,26 @@ def test_a_batch_of_replays_and_refusals_writes_no_row() -> None:
     assert folded.cameras == []
     assert folded.replayed == 1
     assert [(m.offset, e.reason) for m, e in folded.refused] == [(600, "key_mismatch")]
+
+
+def test_a_message_only_the_breaker_row_holds_is_counted_once_in_each() -> None:
+    """The CI failure of 2026-12-02: the breaker row's changelog record was committed, the
+    health row's was given up with its transaction at a rebalance, and the replay on the new
+    owner counted the message a second time in the breaker (229 calls for 228 events)."""
+    breaker = BreakerState(successes=7)
+    health = HealthState("cam-a", events=6, frames_processed=6)
+    rows = {"cam-a": CameraRecord(breaker, health, {TOPIC: 100}, {TOPIC: 99})}
+    messages = batch([("cam-a", EventKind.FRAME_OK, 0.0, 3.0, None, "own")])  # offset 100
+    folded = fold_camera_events(
+        messages,
+        decode=lambda value: value,
+        load=rows.__getitem__,
+        config_for=lambda org_id, camera_id: FAST,
+        now=NOW,
+        max_skew_s=FAST.max_skew_s,
+        rng=random.Random(0),
+    )
+    (camera,) = folded.cameras
+    assert camera.update.breaker.successes == 7, "the breaker row held it already"
+    assert (camera.update.health.events, camera.update.health.frames_processed) == (7, 7)
+    assert (folded.applied, folded.replayed) == (1, 0)
