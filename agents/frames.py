@@ -16,50 +16,50 @@ Wiring points: :func:`privacy_for` / :func:`privacy_from` and :func:`install`'s 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from faust.types import EventT, StreamT
-from faust.web import Request, Response, View
-from pydantic import BaseModel, ValidationError
 
 from agents import breakers
 from streams import gctune
 from streams.anonymize.blur import BlurConfig
-from streams.anonymize.exceptions import (
-    AnonymizeError,
-    AnonymizeFailedError,
-    PrivacyConfigError,
+from streams.anonymize.exceptions import AnonymizeError
+from streams.anonymize.frame_decisions import (
+    PrivacyChoice,
+    PrivacyLookup,
+    Redeliveries,
+    privacy_or_blur_all,
+    publication,
+    read_frame,
+    withheld,
 )
 from streams.anonymize.middleware import AnonymizationMiddleware, config_from_settings
 from streams.anonymize.pipeline import EncodedOutcome
-from streams.anonymize.records import anonymized_record, is_published, job_from_frame
+from streams.anonymize.records import job_from_frame
 from streams.anonymize.runtime import apply_service_optimizations
-from streams.anonymize.stats import LagMeter
+from streams.anonymize.stats import LagMeter, measure_loop_lag
 from streams.app import CamguardApp
-from streams.codec import CodecError
 from streams.contract.worker_http import AnonymizerStats
 from streams.deadletter import send_dead_letter
 from streams.exceptions import CamguardError
 from streams.lanes import commit_gate
-from streams.resilience.camera import check_key
-from streams.resilience.exceptions import InvalidEventError
 from streams.resilience.tables import writing_for
 from streams.settings import Settings
+from streams.web import anonymizer as anonymizer_page
+
+__all__ = ["FramesProcessor", "install", "privacy_for"]
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "agents.frames"
 LAG_INTERVAL_S = 0.25
 
-PrivacyLookup = Callable[[str | None, str], tuple[BlurConfig, int | None]]
-# (camera_id, event) -> (allowed, reason); refusals are counted by the check itself
-# (camera_id, org_id, event): the org picks the camera's resilience policy
+# (camera_id, org_id, event): the org picks the camera's resilience policy; refusals are
+# counted by the check itself
 BreakerCheck = Callable[[str, str | None, EventT[Any]], Awaitable[tuple[bool, str]]]
 # (camera_id, org_id, ok, latency_ms, error reason, event)
 OutcomeRecorder = Callable[
@@ -78,24 +78,10 @@ def privacy_for(
     return config_from_settings(settings), None
 
 
-def privacy_from(
-    effective_privacy: Callable[[str | None, str | None], tuple[BaseModel, int | None]],
-) -> PrivacyLookup:
-    """Adapt ``PolicyManager.effective_privacy`` (PrivacyPolicy, version) to the agent's lookup."""
-
-    def lookup(org_id: str | None, camera_id: str) -> tuple[BlurConfig, int | None]:
-        policy, version = effective_privacy(org_id, camera_id)
-        try:
-            return BlurConfig.model_validate(policy.model_dump()), version
-        except ValidationError as exc:
-            raise PrivacyConfigError(f"privacy policy v{version}: {exc}") from exc
-
-    return lookup
-
-
 @dataclass
 class FramesProcessor:
-    """One batch of frame events at a time; thin glue between Kafka and the middleware."""
+    """One batch of frame events at a time: reads, asks the decisions
+    (:mod:`streams.anonymize.frame_decisions`), sends what they answer."""
 
     cg: CamguardApp
     middleware: AnonymizationMiddleware
@@ -103,71 +89,48 @@ class FramesProcessor:
     breaker: BreakerCheck
     record_outcome: OutcomeRecorder
     lag: LagMeter = field(default_factory=LagMeter)
-    # The highest offset handled per (topic, partition) while this worker owns it. Faust seeks
-    # a stream back to its committed offset after every rebalance (table recovery), and the
-    # records between that offset and the last one read come through the stream again while
-    # their first outputs sit in the open transaction: handled twice, they are published twice
-    # in one commit (tests/integration/test_faults.py). A partition this worker keeps across a
-    # rebalance keeps its transaction (faust stops only the producers of partitions it lost),
-    # so its entry stays; a partition it loses forgets its entry, since its uncommitted
-    # transaction is given up and whoever owns it next must handle those records again. The
-    # entries used to be cleared on every revocation, which forgot the kept partitions too:
-    # an early batch was then published twice in one transaction.
-    handled: dict[tuple[str, int], int] = field(default_factory=dict)
+    redeliveries: Redeliveries = field(default_factory=Redeliveries)
 
     def keep_handled(self, assigned: Iterable[Any]) -> None:
         """After a rebalance: forget the partitions not in ``assigned`` (faust ``TP`` s)."""
-        kept = {(tp.topic, tp.partition) for tp in assigned}
-        lost = [where for where in self.handled if where not in kept]
-        for where in lost:
-            del self.handled[where]
+        lost = self.redeliveries.keep((tp.topic, tp.partition) for tp in assigned)
         if lost:
-            log.info("rebalance: handled offsets of %d lost partitions forgotten", len(lost))
-
-    def _first_time(self, event: EventT[Any]) -> bool:
-        message = event.message
-        where = (message.topic, message.partition)
-        last = self.handled.get(where)
-        if last is not None and message.offset <= last:
-            self.cg.count("frames.redelivered_skipped")
-            return False
-        self.handled[where] = message.offset
-        return True
+            log.info("rebalance: handled offsets of %d lost partitions forgotten", lost)
 
     async def handle(self, events: Sequence[EventT[Any]]) -> None:
-        accepted: list[tuple[EventT[Any], dict[str, Any], BlurConfig, int | None]] = []
-        for event in [e for e in events if self._first_time(e)]:
-            with writing_for(event):  # what this frame writes and sends belongs to its event
-                try:
-                    frame = self.cg.codec.decode_as("Frame", event.message.value or b"")
-                    camera_id = frame["camera_id"]
-                    # breaker state is written to the key's partition: it must be the camera's
-                    check_key(event.message.key, camera_id)
-                except (CodecError, InvalidEventError) as exc:
-                    await send_dead_letter(self.cg, event.message, exc, CONSUMER)
-                    continue
-                allowed, _ = await self.breaker(camera_id, frame.get("org_id"), event)
-            if not allowed:
+        accepted: list[tuple[EventT[Any], dict[str, Any], PrivacyChoice]] = []
+        decode = partial(self.cg.codec.decode_as, "Frame")
+        for event in events:
+            message = event.message
+            if not self.redeliveries.first_time(message.topic, message.partition, message.offset):
+                self.cg.count("frames.redelivered_skipped")
                 continue
-            accepted.append((event, frame, *self._privacy(frame.get("org_id"), camera_id)))
+            with writing_for(event):  # what this frame writes and sends belongs to its event
+                frame = read_frame(message.value, message.key, decode)
+                if isinstance(frame, CamguardError):
+                    await send_dead_letter(self.cg, message, frame, CONSUMER)
+                    continue
+                camera_id, org_id = frame["camera_id"], frame.get("org_id")
+                allowed, _ = await self.breaker(camera_id, org_id, event)
+            if allowed:
+                accepted.append((event, frame, self._privacy(org_id, camera_id)))
         if not accepted:
             return
         try:
             results = await self.middleware.process_encoded(
-                [job_from_frame(frame, config) for _, frame, config, _ in accepted]
+                [job_from_frame(frame, choice.config) for _, frame, choice in accepted]
             )
         except Exception as exc:  # models missing, no provider, or a fault: withhold them all
-            error = exc if isinstance(exc, AnonymizeError) else AnonymizeFailedError(repr(exc))
             log.error("anonymizer unavailable (%s): dead-lettering %d frames", exc, len(accepted))
             self.cg.count("frames.withheld", len(accepted))
             for event, *_ in accepted:
                 with writing_for(event):
-                    await send_dead_letter(self.cg, event.message, error, CONSUMER)
+                    await send_dead_letter(self.cg, event.message, withheld(exc), CONSUMER)
             return
         detector = self.middleware.stats()["detector"] or "unknown"
-        for (event, frame, _, version), result in zip(accepted, results, strict=True):
+        for (event, frame, choice), result in zip(accepted, results, strict=True):
             with writing_for(event):
-                await self._publish(event, frame, version, result, detector)
+                await self._publish(event, frame, choice.version, result, detector)
         self.cg.gauge("frames.batch_size", float(len(accepted)))
         self.cg.gauge("frames.batch_latency_ms", results[0].latency_ms)
 
@@ -191,33 +154,28 @@ class FramesProcessor:
             event,
         )
         self.cg.count("frames.fail_closed", int(outcome.fail_closed))
-        value: bytes | None = None
-        if is_published(result):
-            try:
-                value = self.cg.codec.encode(
-                    "AnonymizedFrame", anonymized_record(frame, result, detector, version)
-                )
-            except Exception as exc:  # never publish what we cannot describe
-                error = AnonymizeFailedError(f"AnonymizedFrame: {exc}")
-        if value is None:
+        out = publication(frame, result, detector, version, self._encode)
+        if isinstance(out, AnonymizeError):
             self.cg.count("frames.withheld")
-            reason = error or AnonymizeFailedError("no anonymized image")
-            await send_dead_letter(self.cg, event.message, reason, CONSUMER)
+            await send_dead_letter(self.cg, event.message, out, CONSUMER)
             return
-        await self.cg.topics.anonymized.send(key=frame["camera_id"].encode("utf-8"), value=value)
+        key = frame["camera_id"].encode("utf-8")
+        await self.cg.topics.anonymized.send(key=key, value=out)
         self.cg.count("frames.anonymized")
         self.cg.count("frames.faces", outcome.faces)
         self.cg.count("frames.plates", outcome.plates)
 
-    def _privacy(self, org_id: str | None, camera_id: str) -> tuple[BlurConfig, int | None]:
-        try:
-            return self.privacy(org_id, camera_id)
-        except Exception as exc:
-            # No policy answer: blur everything the detectors know, and fail closed.
-            log.warning("privacy lookup for %s failed (%s): blurring all kinds", camera_id, exc)
-            reason = exc.reason if isinstance(exc, CamguardError) else type(exc).__name__
-            self.cg.count(f"frames.privacy_lookup_failed.{reason}")
-            return BlurConfig(), None
+    def _encode(self, record: dict[str, Any]) -> bytes:
+        return self.cg.codec.encode("AnonymizedFrame", record)
+
+    def _privacy(self, org_id: str | None, camera_id: str) -> PrivacyChoice:
+        choice = privacy_or_blur_all(self.privacy, org_id, camera_id)
+        if choice.failed is not None:
+            log.warning(
+                "privacy lookup for %s failed (%s): blurring all kinds", camera_id, choice.failed
+            )
+            self.cg.count(f"frames.privacy_lookup_failed.{choice.failed}")
+        return choice
 
     def stats(self) -> AnonymizerStats:
         info = self.middleware.stats()
@@ -233,18 +191,6 @@ class FramesProcessor:
             event_loop_lag_ms=self.lag.last_ms,
             event_loop_lag_max_ms=self.lag.max_ms,
         )
-
-
-async def measure_loop_lag(
-    cg: CamguardApp, meter: LagMeter, clock: Callable[[], float] = time.monotonic
-) -> None:
-    """Forever: sleep LAG_INTERVAL_S and record how late the loop woke up."""
-    while True:
-        start = clock()
-        await asyncio.sleep(LAG_INTERVAL_S)
-        lag = meter.observe(LAG_INTERVAL_S, clock() - start)
-        cg.gauge("event_loop_lag_ms", lag)
-        cg.gauge("event_loop_lag_max_ms", meter.max_ms)
 
 
 def install(
@@ -320,14 +266,11 @@ def install(
             gctune.freeze_long_lived()  # the models' Python objects live as long as the worker
 
     async def loop_lag() -> None:
-        await measure_loop_lag(cg, processor.lag)
+        await measure_loop_lag(processor.lag, cg.gauge, LAG_INTERVAL_S)
 
     add_task(load_detectors)
     add_task(loop_lag)
 
-    @cg.app.page("/api/anonymizer")
-    class AnonymizerView(View):
-        async def get(self, request: Request) -> Response:
-            return self.json(processor.stats().model_dump())
+    anonymizer_page.install(cg, processor.stats)
 
     return processor

@@ -17,6 +17,7 @@ from agents import frames as frame_agents
 from agents import health as health_agents
 from agents import policies as policy_agents
 from streams import gctune
+from streams.anonymize.frame_decisions import privacy_from
 from streams.app import POLICIES, CamguardApp, TopicSpec, build_app, topic_specs
 from streams.kafka_security import aiokafka_kwargs, check_broker
 from streams.policy.kafka_io import KafkaPolicySource, topic_refusal
@@ -42,7 +43,7 @@ def build_worker(settings: Settings, policy_source: PolicySource | None = None) 
     policies = policy_agents.install(cg)
     policy_views.install(cg)
     event_agents.install(cg)
-    frame_agents.install(cg, privacy=frame_agents.privacy_from(policies.effective_privacy))
+    frame_agents.install(cg, privacy=privacy_from(policies.effective_privacy))
     health_agents.install(cg)
     camera_views.install(cg)
     openapi_views.install(cg)

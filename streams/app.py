@@ -118,12 +118,13 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "topic_replication_factor": settings.topic_replication_factor,
         "table_standby_replicas": settings.table_standby_replicas,
         "processing_guarantee": settings.processing_guarantee,
-        # exactly_once: a record a stream event sends (an anonymized frame, a dead letter, a
-        # table's changelog write) is held back and sent in the transaction that commits that
-        # event's offset. Sent at once, a commit falling between the send and the event's ack
-        # makes the output durable while its input is processed again after a crash (the
-        # duplicates tests/integration/test_faults.py found). at_least_once sends at once.
-        "stream_publish_on_commit": settings.processing_guarantee == "exactly_once",
+        # Sent at once, always. Under exactly_once a commit falling between an event's sends
+        # and its ack made the outputs durable while the input was processed again after a
+        # crash; the commit gate (streams.commit_gate) now keeps every commit out of a unit
+        # of work, so each send lands in the transaction that commits its input's offset.
+        # Faust's publish-on-commit attachments, the earlier answer, outlive a rebalance's
+        # seek back and were published twice (tests/integration/test_faults.py, sigkill).
+        "stream_publish_on_commit": False,
         "consumer_auto_offset_reset": settings.consumer_auto_offset_reset,
         "broker_commit_interval": settings.broker_commit_interval_s,
         "topic_allow_declare": True,

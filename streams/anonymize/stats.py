@@ -6,6 +6,9 @@ the frames agent's worker serves it.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -32,3 +35,18 @@ class LagMeter:
         )
         self.samples += 1
         return lag
+
+
+async def measure_loop_lag(
+    meter: LagMeter,
+    gauge: Callable[[str, float], None],
+    interval_s: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Forever: sleep ``interval_s``, record how late the loop woke up, report both gauges."""
+    while True:
+        start = clock()
+        await asyncio.sleep(interval_s)
+        lag = meter.observe(interval_s, clock() - start)
+        gauge("event_loop_lag_ms", lag)
+        gauge("event_loop_lag_max_ms", meter.max_ms)

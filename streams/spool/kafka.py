@@ -15,7 +15,14 @@ from collections.abc import Awaitable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerClosed
+from aiokafka.errors import (
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from streams.kafka_security import aiokafka_kwargs
 from streams.settings import Settings
@@ -23,13 +30,19 @@ from streams.spool.sink import OutboundRecord, SinkRejectedError, SinkUnavailabl
 
 log = logging.getLogger(__name__)
 
-_FATAL_PRODUCER_ERRORS = ("OutOfOrderSequenceNumber", "ProducerFenced", "UnknownProducerId")
+_FATAL_PRODUCER_ERRORS = (
+    ProducerClosed,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
+"""The producer cannot go on: a new one (new producer id, sequence numbers from 0) must."""
 
 
 def translate(exc: BaseException) -> Exception:
     """Map an aiokafka error to the sink's error types (retriable or rejected)."""
     name = type(exc).__name__
-    if isinstance(exc, ProducerClosed) or name in _FATAL_PRODUCER_ERRORS:
+    if isinstance(exc, _FATAL_PRODUCER_ERRORS):
         return SinkUnavailableError(f"{name}: {exc}", restart=True)
     if isinstance(exc, KafkaTimeoutError | OSError | asyncio.TimeoutError):
         return SinkUnavailableError(f"{name}: {exc}")

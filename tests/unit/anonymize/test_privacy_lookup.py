@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from agents.frames import privacy_for, privacy_from
+from agents.frames import privacy_for
 from streams.anonymize.blur import BlurConfig
 from streams.anonymize.exceptions import PrivacyConfigError
+from streams.anonymize.frame_decisions import privacy_from
 from streams.policy.models import PrivacyPolicy
 from streams.settings import Settings
 
