@@ -19,8 +19,8 @@ from agents import policies as policy_agents
 from streams import gctune
 from streams.app import POLICIES, CamguardApp, TopicSpec, build_app, topic_specs
 from streams.kafka_security import aiokafka_kwargs, check_broker
-from streams.policy.kafka_io import KafkaPolicySource, topic_refusal
 from streams.policy.sources import RETRY_S, PolicySource, RetryingSource
+from streams.policy.topic import KafkaPolicySource, topic_refusal
 from streams.resilience.changelogs import changelog_topic_specs
 from streams.settings import Settings
 from streams.topics import ensure_topics
