@@ -28,9 +28,9 @@ from streams.app import POLICIES, CamguardApp
 from streams.codec import CodecError
 from streams.deadletter import RawMessage, send_dead_letter
 from streams.kafka_security import aiokafka_kwargs
+from streams.policy.avro import decode_policy_message
 from streams.policy.exceptions import PolicyError
 from streams.policy.manager import PolicyManager
-from streams.policy.records import decode_policy_message
 from streams.policy.sources import RETRY_S, retrying
 
 log = logging.getLogger(__name__)

@@ -14,22 +14,22 @@ from aiokafka.errors import KafkaError
 
 from agents import events as event_agents
 from agents import frames as frame_agents
-from agents import health as health_agents
+from agents import health_timer as health_agents
 from agents import policies as policy_agents
 from streams import gctune
 from streams.anonymize.frame_decisions import privacy_from
 from streams.app import POLICIES, CamguardApp, TopicSpec, build_app, topic_specs
 from streams.kafka_security import aiokafka_kwargs, check_broker
-from streams.policy.kafka_io import KafkaPolicySource, topic_refusal
 from streams.policy.sources import RETRY_S, PolicySource, RetryingSource
+from streams.policy.topic import KafkaPolicySource, topic_refusal
 from streams.resilience.changelogs import changelog_topic_specs
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from streams.web import cameras as camera_views
 from streams.web import dashboard as dashboard_views
-from streams.web import health as health_views
+from streams.web import liveness as liveness_views
 from streams.web import metrics as metrics_views
-from streams.web import openapi as openapi_views
+from streams.web import openapi_view as openapi_views
 from streams.web import policies as policy_views
 
 
@@ -37,7 +37,7 @@ def build_worker(settings: Settings, policy_source: PolicySource | None = None) 
     """The app with all agents and views installed (nothing runs until the worker starts);
     ``policy_source``: see :func:`streams.app.build_app`."""
     cg = build_app(settings, policy_source=policy_source)
-    health_views.install(cg)
+    liveness_views.install(cg)
     metrics_views.install(cg)
     dashboard_views.install(cg)
     policies = policy_agents.install(cg)

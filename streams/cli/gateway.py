@@ -17,7 +17,7 @@ import contextlib
 import signal
 from typing import Any
 
-from streams.gateway.camera import CameraOptions, CameraSpec
+from streams.gateway.camera_loop import CameraOptions, CameraSpec
 from streams.gateway.service import Gateway, GatewayConfig
 from streams.settings import Settings, StateDirError, ensure_state_dir
 from streams.spool.exceptions import SpoolError

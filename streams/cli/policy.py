@@ -24,18 +24,24 @@ from typing import Any
 
 from streams.codec import AvroCodec
 from streams.kafka_security import KafkaSecurityError, aiokafka_kwargs, check_broker
-from streams.policy.book import Outcome
 from streams.policy.crypto import PolicyCipher, generate_key_setting
 from streams.policy.exceptions import PolicyError
-from streams.policy.kafka_io import KafkaPolicySink, KafkaPolicySource, read_policy_topic
 from streams.policy.manager import PolicyManager
 from streams.policy.models import validate_config
-from streams.policy.payload import AuditEntry, ChangePlan, EventType
-from streams.policy.pg_store import PostgresPolicyRowStore
-from streams.policy.publish import PolicyPublisher
-from streams.policy.store import PolicyRowStore, PolicyScope
-from streams.policy.supabase_store import SupabasePolicyRowStore
-from streams.policy.sync import plan_sync
+from streams.policy.resolve import Outcome
+from streams.policy.storage import (
+    PolicyRowStore,
+    PolicyScope,
+    PostgresPolicyRowStore,
+    SupabasePolicyRowStore,
+)
+from streams.policy.topic import (
+    KafkaPolicySink,
+    KafkaPolicySource,
+    PolicyPublisher,
+    read_policy_topic,
+)
+from streams.policy.webhook import AuditEntry, ChangePlan, EventType, plan_sync
 from streams.settings import Settings
 
 

@@ -3,7 +3,7 @@
 A list, not a registry filled by importing view modules: what a server promises is read here
 without loading the server. The worker's views (streams/web/, agents/frames.py) and the
 gateway's (streams/gateway/web.py) serve exactly these pages; tests check that each server
-mounts every page listed for it and no other (streams/web/openapi.py ``undescribed_pages``,
+mounts every page listed for it and no other (streams/contract/openapi.py ``undescribed_pages``,
 ``unserved_endpoints``). Add a page here, with its models in the server's ``*_http`` module.
 """
 

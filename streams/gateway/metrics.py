@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from streams.contract.gateway_http import QueueStats
-from streams.gateway.camera import CameraStatus
+from streams.gateway.camera_loop import CameraStatus
 from streams.spool.producer import ProducerStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from streams.codec import AvroCodec
 from streams.contract.records import EventKind
-from streams.gateway.camera import CameraOptions, CameraSpec, CameraWorker
+from streams.gateway.camera_loop import CameraOptions, CameraSpec, CameraWorker
 from streams.gateway.metrics import GatewaySnapshot
 from streams.gateway.web import build_web_app
 from streams.kafka_security import check_broker

@@ -1,6 +1,6 @@
 """PolicyManager: the effective, typed policies of one service, kept current without restarts.
 
-The manager holds a :class:`~streams.policy.book.PolicyBook` fed with service.policies
+The manager holds a :class:`~streams.policy.resolve.PolicyBook` fed with service.policies
 messages (by the Faust GlobalTable in workers, by a :class:`PolicySource` elsewhere). Lookups
 are synchronous, cheap and cached, so an agent asks for the effective policy on every message::
 
@@ -11,7 +11,7 @@ policy_type arrives. A record that fails validation leaves the book untouched: t
 good policy stays in force and the error is raised to the caller (who dead-letters it).
 
 Without Kafka the manager can read the ``service_policies`` table itself: given
-``rows=`` (a :class:`~streams.policy.store.PolicyRowStore`, e.g. Supabase), ``get_policy``
+``rows=`` (a :class:`~streams.policy.storage.PolicyRowStore`, e.g. Supabase), ``get_policy``
 re-reads the table when its copy is older than ``cache_ttl_s`` and ``start_hot_reload`` polls
 it every ``refresh_interval_s``; rows that vanished from the table are deleted from the book.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from streams.codec import AvroCodec, CodecError
-from streams.policy.book import Outcome, PolicyBook
+from streams.policy.avro import decode_policy_message
 from streams.policy.crypto import PolicyCipher
 from streams.policy.exceptions import PoliciesNotLoadedError, PolicyError
 from streams.policy.models import (
@@ -39,11 +39,17 @@ from streams.policy.models import (
     model_defaults,
     settings_defaults,
 )
-from streams.policy.records import decode_policy_message
-from streams.policy.resolve import EffectivePolicy, PolicyRow, parse_policy_key, resolve_policy
+from streams.policy.resolve import (
+    EffectivePolicy,
+    Outcome,
+    PolicyBook,
+    PolicyRow,
+    parse_policy_key,
+    resolve_policy,
+)
 from streams.policy.sources import PolicySource
-from streams.policy.store import PolicyRowStore
-from streams.policy.sync import InvalidRow
+from streams.policy.storage import PolicyRowStore
+from streams.policy.webhook import InvalidRow
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

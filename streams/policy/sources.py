@@ -4,7 +4,7 @@ A source feeds ``(key, value)`` messages of service.policies into ``apply`` (val
 a tombstone) and sets ``ready`` once it has delivered everything that existed when it started.
 In workers the Faust GlobalTable feeds the manager directly (streams/policy/table.py), unless
 the topic was unreadable at start (then :class:`RetryingSource` over a
-:class:`~streams.policy.kafka_io.KafkaPolicySource`, see agents/worker.py); a standalone
+:class:`~streams.policy.topic.KafkaPolicySource`, see agents/worker.py); a standalone
 process uses the KafkaPolicySource; tests use the in-memory :class:`MemoryPolicySource`.
 """
 

@@ -32,13 +32,12 @@ from streams.contract.policy_http import (
     WebhookAccepted,
     WebhookRequest,
 )
-from streams.policy.book import Outcome
 from streams.policy.exceptions import PolicyError, UnsupportedPayloadError
 from streams.policy.manager import PolicyManager
 from streams.policy.models import POLICY_MODELS
-from streams.policy.payload import plan_change
-from streams.policy.publish import PolicyPublisher
-from streams.policy.webhook import WebhookVerifier, parse_body
+from streams.policy.resolve import Outcome
+from streams.policy.topic import PolicyPublisher
+from streams.policy.webhook import WebhookVerifier, parse_body, plan_change
 
 log = logging.getLogger(__name__)
 

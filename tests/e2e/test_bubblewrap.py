@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from streams.anonymize.models import fetch_models
+from streams.anonymize.model_registry import fetch_models
 from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, free_port
 from streams.settings import Settings

@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams.anonymize.models import fetch_models
+from streams.anonymize.model_registry import fetch_models
 from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, free_port
 from streams.settings import Settings

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.anonymize.models import fetch_models
+from streams.anonymize.model_registry import fetch_models
 from streams.devstack import free_port
 from streams.settings import Settings
 from tests.e2e.commands import run, serve, user_env

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.anonymize.models import fetch_models
+from streams.anonymize.model_registry import fetch_models
 from streams.settings import Settings
 
 

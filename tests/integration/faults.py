@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streams.app import ANONYMIZED, DEADLETTER, FRAMES
 from streams.codec import AvroCodec
 from streams.devstack import REPO_ROOT, free_port
-from streams.policy.kafka_io import read_topic
+from streams.policy.topic import read_topic
 from tests.integration.worker_process import Worker, counters, partitions_of
 from tests.support.waiting import eventually
 

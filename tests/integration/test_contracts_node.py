@@ -40,7 +40,7 @@ from streams.contract.openapi import export_service_contracts, service_version
 from streams.devstack import free_port
 from streams.settings import Settings
 from streams.topics import ensure_topics
-from streams.web import openapi as openapi_views
+from streams.web import openapi_view as openapi_views
 from tests.integration.worker_process import Worker, worker_env
 from tests.models.scenes import astronaut_bgr
 from tests.support.waiting import eventually

@@ -29,9 +29,8 @@ import pytest
 
 from streams.codec import AvroCodec
 from streams.devstack import KAFKA_SCRIPT, free_port
-from streams.policy.kafka_io import KafkaPolicySink
-from streams.policy.publish import PolicyPublisher
 from streams.policy.resolve import PolicyRow
+from streams.policy.topic import KafkaPolicySink, PolicyPublisher
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.kafka_acls import Acl, create_acls, delete_acls

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer
 
 from streams.codec import AvroCodec
 from streams.devstack import LocalKafka, free_port
-from streams.gateway.camera import CameraSpec
+from streams.gateway.camera_loop import CameraSpec
 from streams.gateway.service import Gateway, GatewayConfig
 from streams.settings import Settings
 from streams.spool.producer import ProducerConfig

@@ -17,9 +17,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from streams.policy.book import PolicyBook
-from streams.policy.payload import plan_change
-from streams.policy.webhook import WebhookVerifier, parse_body
+from streams.policy.resolve import PolicyBook
+from streams.policy.webhook import WebhookVerifier, parse_body, plan_change
 from tests.integration.pg_shapes import SHAPES, apply_migrations, scratch_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

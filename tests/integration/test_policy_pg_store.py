@@ -7,8 +7,7 @@ import uuid
 import asyncpg
 import pytest
 
-from streams.policy.pg_store import PolicyStoreError, PostgresPolicyRowStore
-from streams.policy.store import PolicyScope
+from streams.policy.storage import PolicyScope, PolicyStoreError, PostgresPolicyRowStore
 from tests.integration.pg_shapes import migrated_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from streams.app import DEADLETTER, POLICIES, POLICIES_AUDIT
 from streams.codec import AvroCodec
 from streams.devstack import free_port
-from streams.policy.kafka_io import read_topic
+from streams.policy.topic import read_topic
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.support.policy import WorkerProcess, signed_headers, supabase_row, webhook_body

@@ -16,9 +16,9 @@ from aiokafka import AIOKafkaProducer
 
 from streams.app import POLICIES, POLICIES_AUDIT
 from streams.codec import AvroCodec
-from streams.policy.kafka_io import read_policy_topic, read_topic
-from streams.policy.records import row_to_record
+from streams.policy.avro import row_to_record
 from streams.policy.resolve import PolicyRow
+from streams.policy.topic import read_policy_topic, read_topic
 from streams.settings import Settings
 from streams.topics import ensure_topics
 

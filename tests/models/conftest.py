@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from streams.anonymize.blur import BlurConfig
-from streams.anonymize.models import fetch_models
+from streams.anonymize.model_registry import fetch_models
 from streams.anonymize.pipeline import Anonymizer
 from streams.anonymize.runtime import DetectorSet, load_detectors
 from streams.settings import Settings

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.anonymize.models import CENTERFACE, MANIFEST
+from streams.anonymize.model_registry import CENTERFACE, MANIFEST
 from streams.anonymize.quantize import write_int8_copy
 from streams.anonymize.runtime import DetectorSet, load_detectors
 from streams.settings import Settings

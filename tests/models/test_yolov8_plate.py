@@ -20,7 +20,7 @@ import pytest
 from streams.anonymize import yoloplates, yolov8
 from streams.anonymize.detector import OnnxDetector
 from streams.anonymize.geometry import plan_letterbox
-from streams.anonymize.models import YOLOV8_PLATE, resolve_model
+from streams.anonymize.model_registry import YOLOV8_PLATE, resolve_model
 from tests.models.scenes import background, face_composite, iou, plate_scene
 
 pytestmark = pytest.mark.models

@@ -20,7 +20,7 @@ from streams.anonymize.exceptions import (
     ModelIntegrityError,
     ModelMissingError,
 )
-from streams.anonymize.models import (
+from streams.anonymize.model_registry import (
     CENTERFACE,
     ModelSpec,
     fetch_models,

@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from streams.anonymize import yoloplates, yolov8
 from streams.anonymize.exceptions import ModelIntegrityError
 from streams.anonymize.geometry import plan_letterbox
-from streams.anonymize.models import YOLOV8_PLATE, fetch_models, resolve_model
+from streams.anonymize.model_registry import YOLOV8_PLATE, fetch_models, resolve_model
 from streams.anonymize.spec import ModelSpec
 from streams.anonymize.yolov8 import Module, UnsafeCheckpointError, read_checkpoint
 

@@ -29,7 +29,7 @@ from common_schemas.optimization import (
 from streams.anonymize.blur import expand, laplacian_variance
 from streams.anonymize.detector import CENTERFACE, OnnxDetector
 from streams.anonymize.exceptions import DetectionError, ModelMissingError
-from streams.anonymize.models import fetch_models
+from streams.anonymize.model_registry import fetch_models
 from streams.anonymize.runtime import DetectorSet, load_detectors
 from streams.settings import Settings
 from tests.models.scenes import astronaut_bgr

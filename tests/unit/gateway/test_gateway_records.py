@@ -12,9 +12,9 @@ from streams.cli.gateway import add_gateway_parser, camera_specs
 from streams.codec import AvroCodec
 from streams.contract import EVENTS, FRAMES
 from streams.contract.records import EventKind
-from streams.gateway.records import event_record, frame_record
+from streams.gateway.camera_records import event_record, frame_record
+from streams.gateway.frame_sources import encode_jpeg, render_synthetic
 from streams.gateway.service import queue_name
-from streams.gateway.sources import encode_jpeg, render_synthetic
 
 
 def test_topic_names_are_the_design_contract() -> None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from streams.codec import AvroCodec
 from streams.contract.gateway_http import QueueStatsResponse
-from streams.gateway.camera import CameraOptions, CameraSpec
+from streams.gateway.camera_loop import CameraOptions, CameraSpec
 from streams.gateway.service import Gateway, GatewayConfig
 from streams.settings import Settings
 from streams.spool.sink import MemorySink

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from streams.policy.book import Outcome, PolicyBook
-from streams.policy.resolve import PolicyRow
+from streams.policy.resolve import Outcome, PolicyBook, PolicyRow
 
 ROW = PolicyRow("r1", "camguard", "privacy", "acme", "cam-1", 2, {"blur_strength": 0.4}, 1000)
 

@@ -8,13 +8,13 @@ import json
 import pytest
 
 from streams.codec import AvroCodec
+from streams.policy.avro import decode_policy_message, row_to_record
 from streams.policy.crypto import PolicyCipher, associated_data, generate_key_setting
 from streams.policy.exceptions import (
     InvalidPolicyRecordError,
     PolicyDecryptError,
     PolicyKeyConfigError,
 )
-from streams.policy.records import decode_policy_message, row_to_record
 from streams.policy.resolve import PolicyRow
 
 K1 = "k1:" + base64.b64encode(bytes(range(32))).decode()

@@ -9,10 +9,10 @@ import pytest
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from streams.codec import AvroCodec, NotAvroError
+from streams.policy.avro import row_to_record
 from streams.policy.exceptions import InvalidPolicyRecordError, PoliciesNotLoadedError
 from streams.policy.manager import PolicyManager
 from streams.policy.models import HealthPolicy, PrivacyPolicy, UnknownPolicy
-from streams.policy.records import row_to_record
 from streams.policy.resolve import PolicyRow
 from streams.policy.sources import Apply, MemoryPolicySource, RetryingSource, retrying
 from streams.settings import Settings

@@ -9,9 +9,8 @@ import pytest
 from streams.policy.manager import PolicyManager
 from streams.policy.models import AntitheftPolicy
 from streams.policy.resolve import PolicyRow
-from streams.policy.store import MemoryPolicyRowStore, PolicyScope
-from streams.policy.supabase_store import SupabaseStoreError
-from streams.policy.sync import InvalidRow
+from streams.policy.storage import MemoryPolicyRowStore, PolicyScope, SupabaseStoreError
+from streams.policy.webhook import InvalidRow
 from tests.support.clock import FakeClock
 
 GLOBAL = PolicyScope("antitheft", "antitheft")

@@ -8,13 +8,12 @@ import json
 import pytest
 
 from streams.codec import AvroCodec
-from streams.policy.book import PolicyBook
 from streams.policy.crypto import PolicyCipher
 from streams.policy.exceptions import InvalidPolicyRecordError
 from streams.policy.manager import PolicyManager
-from streams.policy.payload import parse_event, plan_change
-from streams.policy.publish import MemoryPolicySink, PolicyPublisher
-from streams.policy.webhook import parse_body
+from streams.policy.resolve import PolicyBook
+from streams.policy.topic import MemoryPolicySink, PolicyPublisher
+from streams.policy.webhook import parse_body, parse_event, plan_change
 from streams.web.policies import is_authorised, policies_document
 from tests.support.policy import supabase_row, webhook_body
 

@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from streams.policy.store import PolicyScope
-from streams.policy.supabase_store import (
+from streams.policy.storage import (
+    PolicyScope,
     SupabasePolicyRowStore,
     SupabaseStoreError,
     scope_filters,

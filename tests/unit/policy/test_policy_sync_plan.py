@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from streams.codec import AvroCodec
-from streams.policy.records import row_to_record
+from streams.policy.avro import row_to_record
 from streams.policy.resolve import PolicyRow
-from streams.policy.sync import InvalidRow, plan_sync
+from streams.policy.webhook import InvalidRow, plan_sync
 
 CODEC = AvroCodec()
 A = PolicyRow("a", "camguard", "privacy", "acme", None, 2, {"blur_strength": 0.5}, 10)

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from streams.policy.book import Outcome, PolicyBook
 from streams.policy.exceptions import (
     InvalidPolicyConfigError,
     InvalidPolicyRecordError,
@@ -19,8 +18,15 @@ from streams.policy.exceptions import (
     UnauthenticatedError,
     UnsupportedPayloadError,
 )
-from streams.policy.payload import parse_event, plan_change, row_from_supabase
-from streams.policy.webhook import WebhookVerifier, parse_body, sign
+from streams.policy.resolve import Outcome, PolicyBook
+from streams.policy.webhook import (
+    WebhookVerifier,
+    parse_body,
+    parse_event,
+    plan_change,
+    row_from_supabase,
+    sign,
+)
 
 SECRET = b"s3cret-for-tests"
 NOW = 1_700_000_000.0

@@ -1,6 +1,12 @@
-"""service.policies straight through aiokafka, for processes without Faust (CLI, tools).
+"""Publishing to service.policies and its audit topic; reading it through aiokafka (no Faust).
 
-Reading uses no consumer group: every partition is assigned and read from the beginning, so
+Producing accepted policy changes: records to service.policies, audit to the audit topic. The
+webhook view, ``camguard policy set|delete`` and ``camguard policy sync`` all publish through
+:class:`PolicyPublisher`; only the :class:`PolicySink` differs (Faust topics in a worker, an
+aiokafka producer in the CLI, a list in tests).
+
+Processes without Faust (CLI, tools) reach the topic straight through aiokafka. Reading uses
+no consumer group: every partition is assigned and read from the beginning, so
 each reader sees the whole compacted topic, then follows it. Writing uses an idempotent
 producer with ``acks=all``. ``security`` is :func:`streams.kafka_security.aiokafka_kwargs` of the
 caller's settings (TLS / SASL); None connects in PLAINTEXT.
@@ -9,16 +15,81 @@ caller's settings (TLS / SASL); None connects in PLAINTEXT.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, UnknownTopicOrPartitionError, for_code
 
+from streams.codec import AvroCodec
 from streams.contract import POLICIES, POLICIES_AUDIT
+from streams.policy.avro import CHANGE, RECORD, change_record, row_to_record
+from streams.policy.crypto import PolicyCipher
 from streams.policy.exceptions import PolicyError
+from streams.policy.resolve import PolicyRow
 from streams.policy.sources import Apply
+from streams.policy.webhook import AuditEntry, ChangePlan
+
+# --- publishing accepted changes --------------------------------------------------------------
+
+
+class PolicySink(Protocol):
+    """Where encoded policy messages go; each call returns once the broker acknowledged."""
+
+    async def send_policy(self, key: str, value: bytes | None) -> None: ...
+    async def send_audit(self, key: str, value: bytes) -> None: ...
+
+
+@dataclass
+class MemoryPolicySink:
+    """A sink that keeps what was sent (for tests and dry runs)."""
+
+    policies: list[tuple[str, bytes | None]] = field(default_factory=list)
+    audit: list[tuple[str, bytes]] = field(default_factory=list)
+
+    async def send_policy(self, key: str, value: bytes | None) -> None:
+        self.policies.append((key, value))
+
+    async def send_audit(self, key: str, value: bytes) -> None:
+        self.audit.append((key, value))
+
+
+@dataclass
+class PolicyPublisher:
+    """Encodes (and encrypts) rows and audit entries, and sends them through a sink."""
+
+    sink: PolicySink
+    codec: AvroCodec
+    cipher: PolicyCipher | None = None
+    on_published: Callable[[str, PolicyRow | None], object] | None = None
+
+    def encode_row(self, row: PolicyRow) -> bytes:
+        return self.codec.encode(RECORD, row_to_record(row, self.cipher))
+
+    async def publish(self, key: str, row: PolicyRow | None) -> None:
+        """One record (or tombstone) on service.policies."""
+        await self.sink.send_policy(key, None if row is None else self.encode_row(row))
+        if self.on_published is not None:
+            self.on_published(key, row)
+
+    async def audit(self, entry: AuditEntry, actor: str, at_ms: int) -> None:
+        """One ``PolicyChange`` on service.policies.audit."""
+        record = change_record(
+            entry.key, entry.operation, entry.old, entry.new, actor, at_ms, self.cipher
+        )
+        await self.sink.send_audit(entry.key, self.codec.encode(CHANGE, record))
+
+    async def publish_plan(self, plan: ChangePlan, actor: str, at_ms: int) -> None:
+        """Every record of ``plan``, then its audit entries (records first: they matter)."""
+        for key, row in plan.records:
+            await self.publish(key, row)
+        for entry in plan.audit:
+            await self.audit(entry, actor, at_ms)
+
+
+# --- straight through aiokafka ----------------------------------------------------------------
 
 POLICIES_TOPIC = POLICIES
 AUDIT_TOPIC = POLICIES_AUDIT
@@ -155,7 +226,7 @@ async def read_policy_topic(
 
 
 class KafkaPolicySink:
-    """A :class:`~streams.policy.publish.PolicySink` over an idempotent aiokafka producer."""
+    """A :class:`PolicySink` over an idempotent aiokafka producer."""
 
     def __init__(
         self,

@@ -41,9 +41,9 @@ def run_models(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     except ProviderError as exc:
         print(f"camguard models: {exc}", file=sys.stderr)
         return 2
-    # Imported here, not at the top: streams.anonymize.models imports onnxruntime, and
+    # Imported here, not at the top: streams.anonymize.model_registry imports onnxruntime, and
     # `import streams.cli` must work without one so that every command can print the fix above.
-    from streams.anonymize.models import MODELS, fetch_models, resolve_model
+    from streams.anonymize.model_registry import MODELS, fetch_models, resolve_model
 
     models_dir: Path = args.models_dir or Settings().models_dir
     if args.models_action == "fetch":

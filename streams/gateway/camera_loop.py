@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from streams.codec import AvroCodec
 from streams.contract import EVENTS, FRAMES
 from streams.contract.records import EventKind
-from streams.gateway.exceptions import SourceError
-from streams.gateway.records import (
+from streams.gateway.camera_records import (
     EVENT_PRIORITY,
     FRAME_PRIORITY,
     event_record,
     frame_record,
 )
-from streams.gateway.sources import FrameSource, Image, encode_jpeg, open_source
+from streams.gateway.exceptions import SourceError
+from streams.gateway.frame_sources import FrameSource, Image, encode_jpeg, open_source
 from streams.spool.exceptions import SpoolError
 from streams.spool.producer import ResilientProducer
 
