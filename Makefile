@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # on a fresh .venv (never cpu and gpu together: they overwrite each other).
 EXTRAS ?= dev,cpu
 
-.PHONY: demo test check lint typecheck unit integration bench codegen codegen-check models kafka-jars node-deps web-assets fuzz faults clean
+.PHONY: demo test check lint typecheck unit integration bench codegen codegen-check models kafka-jars node-deps web-assets fuzz faults faust-edge clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ unit: $(STAMP)
 
 integration: $(STAMP) kafka-jars models node-deps
 	$(BIN)/python -m pytest tests/integration tests/e2e
+
+# What a faust-streaming or aiokafka upgrade must pass: every test guarding an access to their
+# internals (streams/faust_edge/), on a real broker (CAMGUARD_FAULTS_ALL=1: the fault tests too).
+faust-edge: $(STAMP) kafka-jars models
+	CAMGUARD_FAULTS_ALL=1 $(BIN)/python -m pytest -m faust_edge tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

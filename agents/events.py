@@ -1,6 +1,6 @@
 """The events agent: ``camera.events`` -> tables ``breakers`` + ``camera_health``.
 
-It runs as a batch lane (:mod:`streams.lanes`): Faust's consumer group assigns, fetches,
+It runs as a batch lane (:mod:`streams.faust_edge.lanes`): Faust's consumer group assigns, fetches,
 commits and (``exactly_once``) transacts ``camera.events`` with the tables, and each fetched
 partition batch comes here whole instead of message by message through a Faust stream.
 
@@ -26,10 +26,10 @@ from typing import Any
 from agents.breakers import CameraRuntime, camera_runtime, send_transitions
 from streams.app import CamguardApp
 from streams.deadletter import RawMessage, send_dead_letter
-from streams.lanes import add_lane
+from streams.faust_edge.lanes import add_lane
+from streams.faust_edge.table_internals import MessageEvent, writing_for
 from streams.resilience.camera import SourcePosition
 from streams.resilience.events_fold import fold_camera_events
-from streams.resilience.tables import MessageEvent
 
 CONSUMER = "agents.events"
 log = logging.getLogger(__name__)
@@ -66,10 +66,15 @@ async def handle_camera_events(
         )
         for camera in folded.cameras
     )
+    # Each record goes into the transaction of the message it comes from (writing_for:
+    # streams.faust_edge.transactions): the partition's, which commits the batch's offsets.
     for message, error in folded.refused:
-        await send_dead_letter(cg, message, error, CONSUMER)
-    for camera_id, transitions in folded.moves:
-        await send_transitions(cg, camera_id, transitions)
+        with writing_for(MessageEvent(message)):
+            await send_dead_letter(cg, message, error, CONSUMER)
+    if folded.moves:
+        with writing_for(MessageEvent(messages[-1])):
+            for camera_id, transitions in folded.moves:
+                await send_transitions(cg, camera_id, transitions)
     if folded.replayed:
         log.debug("%d replayed events skipped", folded.replayed)
         cg.count("events.replayed", folded.replayed)

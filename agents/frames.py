@@ -46,8 +46,8 @@ from streams.app import CamguardApp
 from streams.contract.worker_http import AnonymizerStats
 from streams.deadletter import send_dead_letter
 from streams.exceptions import CamguardError
-from streams.lanes import commit_gate
-from streams.resilience.tables import writing_for
+from streams.faust_edge.lanes import commit_gate
+from streams.faust_edge.table_internals import writing_for
 from streams.settings import Settings
 from streams.web import anonymizer as anonymizer_page
 

@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.breakers import CameraRuntime, camera_runtime
+from agents.breakers import camera_runtime
 from streams.app import CamguardApp
-from streams.resilience.health import HealthSnapshot, snapshot
+from streams.resilience.health import HealthConfig
+from streams.resilience.health_changes import HealthChanges
 from streams.store.base import HealthStore
 from streams.store.factory import store_from_settings
 from streams.store.publisher import HealthPublisher, PublisherConfig
@@ -26,26 +27,20 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class HealthTimer:
-    """What was published last, per camera: (health version, online)."""
+    """The store's publisher (None without a store) and what was published last."""
 
     publisher: HealthPublisher | None
-    published: dict[str, tuple[int, bool]] = field(default_factory=dict)
-
-    def changed(self, runtime: CameraRuntime, now: float) -> list[tuple[int, HealthSnapshot]]:
-        """Snapshots of the cameras whose health changed since they were last published."""
-        found = []
-        for camera_id, state in runtime.tables.health_items():
-            config = runtime.configs.for_camera(state.org_id, camera_id).health
-            snap = snapshot(state, now, config)
-            if self.published.get(camera_id) != (state.version, snap.online):
-                found.append((state.version, snap))
-        return found
+    changes: HealthChanges = field(default_factory=HealthChanges)
 
 
 async def publish_changed(cg: CamguardApp, timer: HealthTimer) -> int:
     """Send the changed cameras' snapshots to camera.health and the store; return how many."""
     runtime = camera_runtime(cg)
-    changed = timer.changed(runtime, runtime.clock())
+
+    def health_config(org_id: str | None, camera_id: str) -> HealthConfig:
+        return runtime.configs.for_camera(org_id, camera_id).health
+
+    changed = timer.changes.changed(runtime.tables.health_items(), health_config, runtime.clock())
     for _, snap in changed:
         value = cg.codec.encode("CameraHealth", snap.to_record())
         await cg.topics.health.send(key=snap.camera_id.encode(), value=value)
@@ -57,9 +52,7 @@ async def publish_changed(cg: CamguardApp, timer: HealthTimer) -> int:
         cg.gauge("health_store.published", stats.published)
         cg.gauge("health_store.failed_attempts", stats.failed_attempts)
         cg.gauge("health_store.rejected", stats.rejected)
-    for version, snap in changed:
-        if snap.camera_id in taken:  # a camera refused by a full buffer is offered again
-            timer.published[snap.camera_id] = (version, snap.online)
+    timer.changes.published_ones(changed, taken)  # one refused by a full buffer comes again
     cg.count("health.published", len(changed))
     return len(changed)
 

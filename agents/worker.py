@@ -19,6 +19,7 @@ from agents import policies as policy_agents
 from streams import gctune
 from streams.anonymize.frame_decisions import privacy_from
 from streams.app import POLICIES, CamguardApp, TopicSpec, build_app, topic_specs
+from streams.faust_edge.worker_hooks import FirstSignalWorker
 from streams.kafka_security import aiokafka_kwargs, check_broker
 from streams.policy.sources import RETRY_S, PolicySource, RetryingSource
 from streams.policy.topic import KafkaPolicySource, topic_refusal
@@ -114,17 +115,15 @@ def arm_exit_deadline(
     return timer
 
 
-class CamguardWorker(faust.Worker):
+class CamguardWorker(FirstSignalWorker):
     """Faust's worker, plus GC tuning once started and a shutdown deadline."""
 
     def __init__(self, app: faust.App, settings: Settings, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.camguard_settings = settings
 
-    def _schedule_shutdown(self, signal: Any) -> None:
-        if not self._signal_stop_time:  # the first signal arms the deadline
-            arm_exit_deadline(self.camguard_settings.shutdown_timeout_s)
-        super()._schedule_shutdown(signal)
+    def on_first_signal(self) -> None:
+        arm_exit_deadline(self.camguard_settings.shutdown_timeout_s)
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()

@@ -4,7 +4,7 @@ The app is built by :func:`build_app` from one :class:`~streams.settings.Setting
 point, never at import time. Agents and views install themselves on the result::
 
     cg = build_app(Settings())
-    agents.events.install(cg)          # a batch lane on cg.topics.events (streams/lanes.py)
+    agents.events.install(cg)          # a batch lane on cg.topics.events (faust_edge/lanes.py)
 
 Every consumed topic carries raw bytes (``value_serializer="raw"``): agents decode with
 :class:`~streams.codec.AvroCodec` and send what they cannot decode to ``camguard.deadletter``
@@ -35,8 +35,8 @@ from streams.contract import POLICIES_AUDIT as POLICIES_AUDIT
 from streams.contract import TRANSITIONS as TRANSITIONS
 from streams.contract import TopicSpec as TopicSpec
 from streams.contract import topic_specs as topic_specs
+from streams.faust_edge.lanes import LaneApp
 from streams.kafka_security import SASL_PROTOCOLS, ssl_context
-from streams.lanes import LaneApp
 from streams.policy.manager import PolicyManager
 from streams.policy.sources import PolicySource
 from streams.policy.table import declare_policy_table, policy_manager_of

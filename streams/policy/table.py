@@ -20,6 +20,7 @@ import faust
 from faust.types import EventT
 
 from streams.codec import CodecError
+from streams.faust_edge.table_internals import ContractChangelogGlobalTable
 from streams.policy.exceptions import PolicyError
 from streams.policy.manager import PolicyManager
 from streams.settings import Settings
@@ -29,16 +30,11 @@ TABLE_NAME = "policies"
 Rejected = Callable[[Any, Exception], Awaitable[None]]
 
 
-class PolicyGlobalTable(faust.GlobalTable):
+class PolicyGlobalTable(ContractChangelogGlobalTable):
     """GlobalTable whose changelog is service.policies, feeding a PolicyManager."""
 
     manager: PolicyManager
     on_rejected: Rejected | None = None
-
-    def _changelog_topic_name(self) -> str:
-        # Faust's assignor names a changelog "<app>-<table>-changelog" unless told otherwise;
-        # ours is an existing contract topic.
-        return str(self.changelog_topic.get_topic_name())
 
     async def on_changelog_event(self, event: EventT[Any]) -> None:
         message = event.message

@@ -18,15 +18,13 @@ with an older offset (or, with ``at_least_once``, any replay after a crash) is r
 
 from __future__ import annotations
 
-import contextlib
-import weakref
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from typing import Any
 
 import faust
-from faust.stores.base import SerializedStore
-from faust.streams import _current_event, current_event
+from faust.streams import current_event
 
+from streams.faust_edge.table_internals import write_local
 from streams.resilience.breaker import BreakerState
 from streams.resilience.camera import CameraRecord, CameraUpdate, SourcePosition
 from streams.resilience.health import HealthState
@@ -59,37 +57,6 @@ def declare_resilience_tables(app: faust.App, settings: Settings) -> dict[str, A
         BREAKERS: app.Table(BREAKERS, help="Circuit breaker per camera_id", **common),
         CAMERA_HEALTH: app.Table(CAMERA_HEALTH, help="Health per camera_id", **common),
     }
-
-
-@contextlib.contextmanager
-def writing_for(event: Any | None) -> Iterator[None]:
-    """Route local store writes to ``event``'s partition (default: the event being iterated).
-
-    Faust picks the store partition of a write from the *current* event. After
-    ``stream.take_events(...)`` that is the last event of the batch, which may belong to
-    another partition than the camera being written.
-    """
-    if event is None:
-        yield
-        return
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
-class MessageEvent:
-    """What table writes need of an event when there is no Faust stream event: its message.
-
-    The events lane (:mod:`streams.lanes`) hands over raw records; Faust's RocksDB store and
-    :meth:`CameraTables.store_many` only read ``event.message.partition``.
-    """
-
-    __slots__ = ("__weakref__", "message")
-
-    def __init__(self, message: Any) -> None:
-        self.message = message
 
 
 def _offsets(data: Mapping[str, Any] | None) -> dict[str, int]:
@@ -210,21 +177,4 @@ class CameraTables:
         event = event if event is not None else current_event()
         if event is None:
             raise RuntimeError("camera tables are written while an agent handles a message")
-        partition = event.message.partition
-        store = table.data
-        if isinstance(store, SerializedStore):
-            # Serialise once for both the store and the changelog (the same serializer
-            # and value type: the changelog topic is the table's).
-            encoded = store._encode_value(value)
-            with writing_for(event):
-                store._set(store._encode_key(key), encoded)
-            raw: Coroutine[Any, Any, Any] = table.changelog_topic.send(
-                key=key, value=encoded, value_serializer="raw", partition=partition
-            )
-            return raw
-        with writing_for(event):
-            store[key] = value
-        send: Coroutine[Any, Any, Any] = table.changelog_topic.send(
-            key=key, value=value, partition=partition
-        )
-        return send
+        return write_local(table, key, value, event)

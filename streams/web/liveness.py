@@ -9,18 +9,15 @@ from faust.web import Request, Response, View
 from streams.app import CamguardApp
 from streams.contract.http import Liveness
 from streams.contract.worker_http import Readiness
+from streams.faust_edge.worker_hooks import rebalancing, recovering
 
 
 def readiness(cg: CamguardApp) -> Readiness:
-    app = cg.app
-    tables: Any = app.tables  # the TableManager; TableManagerT does not declare .recovery
-    recovery = tables.recovery
-    recovering = bool(getattr(app, "in_recovery", False)) or not recovery.completed.is_set()
-    rebalancing = bool(getattr(app, "rebalancing", False))
+    busy = (recovering(cg.app), rebalancing(cg.app))
     return Readiness(
-        ready=not recovering and not rebalancing,
-        recovering=recovering,
-        rebalancing=rebalancing,
+        ready=not any(busy),
+        recovering=busy[0],
+        rebalancing=busy[1],
         counters=dict(cg.counters),
     )
 

@@ -28,7 +28,12 @@ from tests.integration.worker_process import Worker, counters, worker_env
 from tests.models.scenes import astronaut_bgr
 from tests.support.waiting import eventually
 
-pytestmark = [pytest.mark.integration, pytest.mark.models, pytest.mark.timeout(420)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.faust_edge,
+    pytest.mark.models,
+    pytest.mark.timeout(420),
+]
 
 CODEC = AvroCodec()
 FRAMES_BURST = 400

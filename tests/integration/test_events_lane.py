@@ -1,4 +1,4 @@
-"""The events batch lane (streams/lanes.py) inside Faust's consumer group, on a real broker.
+"""The events batch lane (streams/faust_edge/lanes.py) in Faust's consumer group, on a real broker.
 
 A worker takes a backlog of ``camera.events``; a second worker joins while events keep coming,
 so the group rebalances and half the partitions (with their table rows) move. At the end:
@@ -35,7 +35,7 @@ from tests.integration.worker_process import (
 )
 from tests.support.waiting import eventually
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.faust_edge, pytest.mark.timeout(600)]
 
 CAMERAS = 40
 TOPIC = "camera.events"

@@ -39,7 +39,7 @@ from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.worker_process import Worker, local_cameras, start_at_end
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.faust_edge, pytest.mark.timeout(600)]
 
 CAMERAS = 50
 EVENTS_PER_CAMERA = 120

@@ -25,7 +25,7 @@ from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.support.policy import WorkerProcess, signed_headers, supabase_row, webhook_body
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.faust_edge, pytest.mark.timeout(300)]
 
 SECRET = b"integration-secret"
 CODEC = AvroCodec()

@@ -23,7 +23,7 @@ from streams.codec import AvroCodec
 from tests.integration.worker_process import Worker, worker_env
 from tests.support.waiting import eventually
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.faust_edge, pytest.mark.timeout(300)]
 
 CODEC = AvroCodec()
 

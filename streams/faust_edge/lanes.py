@@ -38,10 +38,12 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types.enums import ProcessingGuarantee
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
 from streams.commit_gate import CommitGate
+from streams.faust_edge.transactions import SourceTransactionManager
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +182,11 @@ class LaneConsumer(faust_aiokafka.Consumer):
 
 
 class LaneTransport(faust_aiokafka.Transport):
-    """The aiokafka transport with :class:`LaneConsumer`."""
+    """The aiokafka transport with :class:`LaneConsumer`, whose transactions take each record
+    in its input's transaction (:mod:`streams.faust_edge.transactions`)."""
 
     Consumer = LaneConsumer
+    TransactionManager = SourceTransactionManager
 
 
 class LaneApp(faust.App):
@@ -203,7 +207,11 @@ def commit_gate(app: Any) -> CommitGate:
     """``app``'s commit gate, open unless ``processing_guarantee`` is ``exactly_once``."""
     found: CommitGate | None = getattr(app, _GATE, None)
     if found is None:
-        found = CommitGate(enabled=bool(app.in_transaction))
+        # From the configuration: ``app.in_transaction`` is a cached property that is False
+        # until the worker starts, and reading it earlier keeps it False for good (Faust then
+        # runs without transactions at all).
+        exactly_once = app.conf.processing_guarantee == ProcessingGuarantee.EXACTLY_ONCE
+        found = CommitGate(enabled=exactly_once)
         setattr(app, _GATE, found)
     return found
 
