@@ -200,12 +200,16 @@ class PostgresPolicyRowStore:
             await conn.close()
         return split_rows([dict(r) for r in records])
 
-    async def get(self, scope: PolicyScope) -> PolicyRow | None:
+    async def _fetchrow(self, query: str, *args: Any) -> Any:
+        """One row of ``query`` on a connection of its own."""
         conn = await self._connect()
         try:
-            record = await conn.fetchrow(_SELECT_SCOPE, *scope.columns())
+            return await conn.fetchrow(query, *args)
         finally:
             await conn.close()
+
+    async def get(self, scope: PolicyScope) -> PolicyRow | None:
+        record = await self._fetchrow(_SELECT_SCOPE, *scope.columns())
         return None if record is None else _one(record)
 
     async def set(self, scope: PolicyScope, config: Mapping[str, Any], merge: bool) -> PolicyRow:
@@ -227,11 +231,7 @@ class PostgresPolicyRowStore:
         return _one(record)
 
     async def delete(self, scope: PolicyScope) -> PolicyRow | None:
-        conn = await self._connect()
-        try:
-            record = await conn.fetchrow(_DELETE, *scope.columns())
-        finally:
-            await conn.close()
+        record = await self._fetchrow(_DELETE, *scope.columns())
         if record is None:
             return None
         valid, _ = split_rows([dict(record)])
