@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,22 +23,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streams.anonymize.blur import laplacian_variance
 from streams.app import ANONYMIZED, DEADLETTER, FRAMES
 from streams.codec import AvroCodec
-from streams.devstack import free_port
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from tests.integration.faults import start_frames_worker, stop
 from tests.models.scenes import ASTRONAUT_FACE, astronaut_bgr
 
 pytestmark = [pytest.mark.integration, pytest.mark.models, pytest.mark.timeout(420)]
 
-WORKER = """
-import faust
-from agents.frames import install
-from streams.app import build_app
-from streams.settings import Settings
-cg = build_app(Settings())
-install(cg)
-faust.Worker(cg.app, loglevel="warning", redirect_stdouts=False).execute_from_commandline()
-"""
 CODEC = AvroCodec()
 FACE = tuple(int(v) for v in ASTRONAUT_FACE)
 
@@ -79,16 +68,8 @@ def worker_env(kafka_bootstrap: str, models_dir: Path, tmp_path: Path) -> dict[s
 
 
 def _start(env: dict[str, str], log: Path, **overrides: str) -> subprocess.Popen[bytes]:
-    env = {
-        **env,
-        "CAMGUARD_APP_ID": f"frames-test-{uuid.uuid4().hex[:8]}",
-        "CAMGUARD_WEB_PORT": str(free_port()),
-        **overrides,
-    }
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", WORKER], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    app_id = f"frames-test-{uuid.uuid4().hex[:8]}"
+    return start_frames_worker({**env, "CAMGUARD_APP_ID": app_id, **overrides}, log)
 
 
 @pytest.fixture
@@ -96,13 +77,7 @@ def stop_workers() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 async def _produce_until(
