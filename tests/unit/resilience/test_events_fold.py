@@ -28,7 +28,7 @@ from streams.resilience.camera import (
     check_key,
     observation_from_record,
 )
-from streams.resilience.events_fold import fold_camera_events
+from streams.resilience.events_fold import EventsFold, fold_camera_events
 from streams.resilience.health import HealthConfig, HealthState
 
 TOPIC = "camera.events"
@@ -120,6 +120,21 @@ def one_by_one(
     return touched, moves, refused
 
 
+def fold(
+    messages: list[Message], rows: Mapping[str, CameraRecord], config: CameraConfig, seed: int
+) -> EventsFold:
+    """:func:`fold_camera_events` over ``rows`` with one config for every camera."""
+    return fold_camera_events(
+        messages,
+        decode=lambda value: value,
+        load=rows.__getitem__,
+        config_for=lambda org_id, camera_id: config,
+        now=NOW,
+        max_skew_s=config.max_skew_s,
+        rng=random.Random(seed),
+    )
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     draws=st.lists(events, max_size=40),
@@ -149,15 +164,7 @@ def test_the_batch_fold_equals_the_events_one_by_one(
     rows = {c: CameraRecord(start, HealthState(c), offsets, health_offsets) for c in CAMERAS}
     messages = batch(draws)
 
-    folded = fold_camera_events(
-        messages,
-        decode=lambda value: value,
-        load=rows.__getitem__,
-        config_for=lambda org_id, camera_id: config,
-        now=NOW,
-        max_skew_s=config.max_skew_s,
-        rng=random.Random(seed),
-    )
+    folded = fold(messages, rows, config, seed)
     touched, moves, refused = one_by_one(messages, rows, config, seed)
 
     got = {c.camera_id: (c.update.breaker, c.update.health) for c in folded.cameras}
@@ -175,15 +182,7 @@ def test_a_batch_of_replays_and_refusals_writes_no_row() -> None:
     rows = {c: CameraRecord(BreakerState(), HealthState(c), held, held) for c in CAMERAS}
     replay = batch([("cam-a", EventKind.FRAME_OK, 0.0, 3.0, None, "own")])  # offset 100 <= 500
     wrong_key = Message(TOPIC, 0, 600, b"cam-b", {**replay[0].value, "camera_id": "cam-a"})
-    folded = fold_camera_events(
-        [*replay, wrong_key],
-        decode=lambda value: value,
-        load=rows.__getitem__,
-        config_for=lambda org_id, camera_id: FAST,
-        now=NOW,
-        max_skew_s=FAST.max_skew_s,
-        rng=random.Random(0),
-    )
+    folded = fold([*replay, wrong_key], rows, FAST, 0)
     assert folded.cameras == []
     assert folded.replayed == 1
     assert [(m.offset, e.reason) for m, e in folded.refused] == [(600, "key_mismatch")]
@@ -197,15 +196,7 @@ def test_a_message_only_the_breaker_row_holds_is_counted_once_in_each() -> None:
     health = HealthState("cam-a", events=6, frames_processed=6)
     rows = {"cam-a": CameraRecord(breaker, health, {TOPIC: 100}, {TOPIC: 99})}
     messages = batch([("cam-a", EventKind.FRAME_OK, 0.0, 3.0, None, "own")])  # offset 100
-    folded = fold_camera_events(
-        messages,
-        decode=lambda value: value,
-        load=rows.__getitem__,
-        config_for=lambda org_id, camera_id: FAST,
-        now=NOW,
-        max_skew_s=FAST.max_skew_s,
-        rng=random.Random(0),
-    )
+    folded = fold(messages, rows, FAST, 0)
     (camera,) = folded.cameras
     assert camera.update.breaker.successes == 7, "the breaker row held it already"
     assert (camera.update.health.events, camera.update.health.frames_processed) == (7, 7)
