@@ -58,6 +58,11 @@ class PolicyScope:
             self.class_id,
         )
 
+    def named(self) -> dict[str, str | None]:
+        """The scope's columns by their names in ``service_policies``."""
+        names = ("service_name", "policy_type", "org_id", "camera_id", "site_id", "class_id")
+        return dict(zip(names, self.columns(), strict=True))
+
     @property
     def key(self) -> str:
         """The row's compacted-topic key."""
@@ -253,15 +258,7 @@ class SupabaseStoreError(PolicyError):
 
 def scope_filters(scope: PolicyScope) -> dict[str, str]:
     """PostgREST filters selecting exactly ``scope`` (``is.null`` for unscoped columns)."""
-    columns = {
-        "service_name": scope.service_name,
-        "policy_type": scope.policy_type,
-        "org_id": scope.org_id,
-        "camera_id": scope.camera_id,
-        "site_id": scope.site_id,
-        "class_id": scope.class_id,
-    }
-    return {name: "is.null" if v is None else f"eq.{v}" for name, v in columns.items()}
+    return {name: "is.null" if v is None else f"eq.{v}" for name, v in scope.named().items()}
 
 
 class SupabasePolicyRowStore:
@@ -311,15 +308,7 @@ class SupabasePolicyRowStore:
         async with self._client() as client:
             held = self._rows(await client.get(self.base, params=scope_filters(scope)))
             if not held:
-                body = {
-                    "service_name": scope.service_name,
-                    "policy_type": scope.policy_type,
-                    "org_id": scope.org_id,
-                    "camera_id": scope.camera_id,
-                    "site_id": scope.site_id,
-                    "class_id": scope.class_id,
-                    "config": dict(config),
-                }
+                body = {**scope.named(), "config": dict(config)}
                 rows = self._rows(await client.post(self.base, json=body, headers=prefer))
             else:
                 current = held[0]
