@@ -200,7 +200,7 @@ async def inject(broker: LocalKafka | None, worker: Worker) -> None:
 
 # sigkill failed 6 times in 35 runs until 2026-12-02: the frames' outputs went out through
 # Faust's plain producer, outside every transaction (streams/faust_edge/transactions.py), and a
-# commit could fall inside a batch (streams/commit_gate.py). 6 runs in a row pass since.
+# commit could fall inside a batch (streams/commit_gate.py). 9 runs in a row pass since.
 @pytest.mark.parametrize("fault", ["sigkill", "broker_restart"])
 async def test_exactly_once_frames_and_events_through_a_fault_lose_and_repeat_nothing(
     fault: str, kafka_bootstrap: str, models_dir: Path, tmp_path: Path
