@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -46,6 +46,7 @@ from streams.commit_gate import CommitGate
 from streams.faust_edge.transactions import SourceTransactionManager
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LaneHandler = Callable[[Any, Sequence[Any]], Awaitable[None]]
 """``handler(tp, records)``: records are aiokafka ``ConsumerRecord`` s of one partition, in
@@ -205,23 +206,26 @@ _GATE = "_camguard_commit_gate"
 
 def commit_gate(app: Any) -> CommitGate:
     """``app``'s commit gate, open unless ``processing_guarantee`` is ``exactly_once``."""
-    found: CommitGate | None = getattr(app, _GATE, None)
-    if found is None:
-        # From the configuration: ``app.in_transaction`` is a cached property that is False
-        # until the worker starts, and reading it earlier keeps it False for good (Faust then
-        # runs without transactions at all).
-        exactly_once = app.conf.processing_guarantee == ProcessingGuarantee.EXACTLY_ONCE
-        found = CommitGate(enabled=exactly_once)
-        setattr(app, _GATE, found)
-    return found
+    # From the configuration: ``app.in_transaction`` is a cached property that is False until
+    # the worker starts, and reading it earlier keeps it False for good (Faust then runs
+    # without transactions at all).
+    guarantee = ProcessingGuarantee.EXACTLY_ONCE
+    return _kept_on(
+        app, _GATE, lambda: CommitGate(enabled=app.conf.processing_guarantee == guarantee)
+    )
 
 
 def lanes_of(app: Any) -> dict[str, LaneHandler]:
     """The lanes registered on ``app`` (topic name -> handler)."""
-    found: dict[str, LaneHandler] | None = getattr(app, _LANES, None)
+    return _kept_on(app, _LANES, dict)
+
+
+def _kept_on(app: Any, name: str, make: Callable[[], T]) -> T:
+    """The object ``app`` keeps as ``name``, made by ``make`` the first time."""
+    found: T | None = getattr(app, name, None)
     if found is None:
-        found = {}
-        setattr(app, _LANES, found)
+        found = make()
+        setattr(app, name, found)
     return found
 
 

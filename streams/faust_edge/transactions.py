@@ -23,6 +23,7 @@ from typing import Any
 
 from faust.streams import current_event
 from faust.transport.consumer import TransactionManager
+from faust.types import TP
 
 
 class SourceTransactionManager(TransactionManager):
@@ -53,10 +54,9 @@ class SourceTransactionManager(TransactionManager):
         message = getattr(event, "message", None)
         if message is None:
             return None
-        try:
-            group = self.app.assignor.group_for_topic(message.topic)
+        try:  # Faust's own naming of a partition's transaction (empty for a standby)
+            tids = self._tps_to_transactional_ids({TP(message.topic, message.partition)})
         except KeyError:  # not an assigned topic (a GlobalTable's changelog, say)
             return None
-        tid = f"{self.app.conf.id}-{group}-{message.partition}"
         producers = getattr(self.producer, "_transaction_producers", {})
-        return tid if tid in producers else None
+        return next((tid for tid in tids if tid in producers), None)

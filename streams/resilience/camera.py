@@ -130,9 +130,10 @@ class CameraRecord:
         """
         if position is None:
             return False, False
-        (b_low, b_high), (h_low, h_high) = self.replay_windows(position.topic)
-        offset = position.offset
-        return b_low <= offset <= b_high, h_low <= offset <= h_high
+        return (
+            already_applied(self.breaker_offsets, position),
+            already_applied(self.health_offsets, position),
+        )
 
     def replay_windows(self, topic: str) -> tuple[tuple[int, int], tuple[int, int]]:
         """Offsets of ``topic`` the breaker row and the health row hold, each ``(low, high)``.

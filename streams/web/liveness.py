@@ -13,11 +13,11 @@ from streams.faust_edge.worker_hooks import rebalancing, recovering
 
 
 def readiness(cg: CamguardApp) -> Readiness:
-    busy = (recovering(cg.app), rebalancing(cg.app))
+    in_recovery, in_rebalance = recovering(cg.app), rebalancing(cg.app)
     return Readiness(
-        ready=not any(busy),
-        recovering=busy[0],
-        rebalancing=busy[1],
+        ready=not (in_recovery or in_rebalance),
+        recovering=in_recovery,
+        rebalancing=in_rebalance,
         counters=dict(cg.counters),
     )
 
